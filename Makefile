@@ -1,0 +1,53 @@
+# Harbour: `make run` serves a seeded demo, `make test` runs every check.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+FLASK := $(BIN)/flask --app wsgi
+# `make run` is a local demo over plain HTTP on 127.0.0.1.
+DEV_ENV := FLASK_HARBOUR_ENV=development FLASK_SESSION_COOKIE_SECURE=false \
+	FLASK_SESSION_COOKIE_NAME=harbour_session FLASK_REMEMBER_COOKIE_SECURE=false \
+	FLASK_REMEMBER_COOKIE_NAME=harbour_remember
+
+.PHONY: run test setup translations compile-translations lint bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP) compile-translations
+
+compile-translations: $(STAMP)
+	$(BIN)/pybabel compile -q -d translations -D messages
+
+run: setup
+	$(DEV_ENV) $(FLASK) db upgrade
+	$(DEV_ENV) $(FLASK) seed-if-empty
+	$(DEV_ENV) $(FLASK) run --host 127.0.0.1 --port 5000
+
+# Extract, merge and compile; messages.pot is committed sorted and without locations.
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F translations/babel.cfg -k _l -k lazy_gettext \
+		--sort-output --no-location --omit-header -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations -D messages \
+		--no-location --omit-header --ignore-obsolete
+	$(BIN)/pybabel compile -q -d translations -D messages
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/bandit -q -r community -ll
+
+test: setup lint
+	env -u TEST_DATABASE_URL $(BIN)/pytest
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+		echo "== again on PostgreSQL =="; \
+		$(BIN)/pytest -m "not browser"; \
+	fi
+
+bench: setup
+	$(BIN)/pytest -m benchmark tests/benchmarks -p no:randomly -s
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache

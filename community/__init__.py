@@ -1,0 +1,118 @@
+"""Harbour: a community directory and events platform."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from community.config import DEFAULTS, PROJECT_ROOT, production_problems
+
+
+class UnsafeConfiguration(RuntimeError):
+    """Raised when the production configuration would put people at risk (R46)."""
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: defaults, then the instance folder, then
+    ``FLASK_*`` environment variables, then ``config`` (tests).
+
+    Raises UnsafeConfiguration when production settings are unsafe.
+    """
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder="static",
+    )
+    load_config(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_hooks(app)
+
+    from community import cli
+
+    cli.init_app(app)
+    return app
+
+
+def load_config(app: Flask, config: Mapping[str, Any] | None) -> None:
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env()
+    database_url = os.environ.get("DATABASE_URL")
+    if database_url:
+        app.config["SQLALCHEMY_DATABASE_URI"] = database_url
+    if config:
+        app.config.from_mapping(config)
+
+    env = app.config["HARBOUR_ENV"]
+    if env == "development" and not app.config.get("TRUSTED_HOSTS"):
+        app.config["TRUSTED_HOSTS"] = ["127.0.0.1", "localhost"]
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        os.makedirs(app.instance_path, exist_ok=True)
+        path = os.path.join(app.instance_path, "harbour.sqlite")
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    # psycopg 3 is our PostgreSQL driver; accept the plain URL form too.
+    for prefix in ("postgres://", "postgresql://"):
+        if uri.startswith(prefix):
+            app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[len(prefix):]
+
+    if env == "production":
+        problems = production_problems(app.config)
+        if problems:
+            raise UnsafeConfiguration(
+                "Harbour will not start in production: " + "; ".join(problems)
+            )
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # Let SQLAlchemy emit BEGIN itself so SAVEPOINTs work (SQLAlchemy's
+    # documented pysqlite fix), and turn on foreign keys and WAL.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _sqlite_begin(conn) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+def register_extensions(app: Flask) -> None:
+    from community import i18n, models  # noqa: F401  (registers every table)
+    from community.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
+    login_manager.init_app(app)
+    i18n.init_app(app)
+
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "sqlite":
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+            sa.event.listen(engine, "begin", _sqlite_begin)
+
+
+def register_blueprints(app: Flask) -> None:
+    from community.auth.routes import bp as auth_bp
+    from community.main.routes import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+
+
+def register_hooks(app: Flask) -> None:
+    from community.security import apply_security_headers
+
+    app.after_request(apply_security_headers)

@@ -1,0 +1,87 @@
+"""Moderation reports and the audit trail."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from community.database import Base, created_at, enum_type, intpk, public_id
+
+
+class ReportTarget(enum.Enum):
+    EVENT = "event"
+    UPDATE = "update"
+    COMMENT = "comment"
+    USER = "user"
+
+
+class ReportStatus(enum.Enum):
+    OPEN = "open"
+    DISMISSED = "dismissed"
+    ACTIONED = "actioned"
+
+
+class Report(Base):
+    """A member's report of content or a person, scoped to the hub or chapter
+    whose moderators review it."""
+
+    __tablename__ = "reports"
+    __table_args__ = (sa.Index("ix_reports_queue", "status", "created_at"),)
+
+    id: Mapped[intpk]
+    public_id: Mapped[public_id]
+    reporter_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    target_type: Mapped[ReportTarget] = mapped_column(enum_type(ReportTarget, "report_target"))
+    target_public_id: Mapped[str] = mapped_column(sa.String(32))
+    hub_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("hubs.id", ondelete="CASCADE"), index=True
+    )
+    chapter_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("chapters.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[ReportStatus] = mapped_column(
+        enum_type(ReportStatus, "report_status"), default=ReportStatus.OPEN
+    )
+    resolution: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    resolved_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    resolved_at: Mapped[datetime | None]
+    created_at: Mapped[created_at]
+
+
+class AuditEntry(Base):
+    """Who did what to which record, and when — never an IP address (R37).
+    Entries are append-only: the app offers no edit or delete."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        sa.Index("ix_audit_hub_created", "hub_id", "created_at"),
+        sa.Index("ix_audit_chapter_created", "chapter_id", "created_at"),
+    )
+
+    id: Mapped[intpk]
+    actor_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    # A random pseudonym that survives the actor's account deletion (R43).
+    actor_pseudonym: Mapped[str] = mapped_column(sa.String(32), default="", server_default="")
+    action: Mapped[str] = mapped_column(sa.String(64), index=True)
+    target_type: Mapped[str] = mapped_column(sa.String(32))
+    target_id: Mapped[str] = mapped_column(sa.String(64))
+    # The person the action was about, for "who looked at my RSVPs".
+    subject_user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    hub_id: Mapped[int | None] = mapped_column(sa.ForeignKey("hubs.id", ondelete="SET NULL"))
+    chapter_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("chapters.id", ondelete="SET NULL")
+    )
+    detail: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
+    created_at: Mapped[created_at] = mapped_column(index=True)

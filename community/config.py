@@ -1,0 +1,84 @@
+"""Default configuration. Every value can be overridden from the instance
+folder's ``config.py`` and then from ``FLASK_*`` environment variables
+(``FLASK_SECRET_KEY``, ``FLASK_TRUSTED_HOSTS='["harbour.example"]'``)."""
+
+from datetime import timedelta
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The key every fresh checkout has; production refuses to start with it (R46).
+DEFAULT_SECRET_KEY = "harbour-development-key-not-for-production"  # noqa: S105 (a known value refused in production)
+
+LOCALES = ("en", "zh_Hant_HK")
+
+DEFAULTS = {
+    # "production" unless told otherwise, so a forgotten setting fails closed.
+    "HARBOUR_ENV": "production",
+    "SECRET_KEY": DEFAULT_SECRET_KEY,
+    "SITE_NAME": "Harbour",
+    # Absolute links in emails, calendars and feeds come from here, never from Host (R29).
+    "BASE_URL": "http://127.0.0.1:5000",
+    "TRUSTED_HOSTS": None,
+    "ONION_LOCATION": "",
+    "SQLALCHEMY_DATABASE_URI": None,  # set in create_app: SQLite in the instance folder
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # R21: the session cookie is host-only, Secure, HttpOnly, SameSite=Lax.
+    "SESSION_COOKIE_NAME": "__Host-session",
+    "SESSION_COOKIE_SECURE": True,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_PATH": "/",
+    "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+    "REMEMBER_COOKIE_NAME": "__Host-remember",
+    "REMEMBER_COOKIE_DURATION": timedelta(days=14),
+    "REMEMBER_COOKIE_SECURE": True,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_PATH": "/",
+    # R36: request size limits.
+    "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
+    "MAX_FORM_MEMORY_SIZE": 500_000,
+    "MAX_FORM_PARTS": 1000,
+    "WTF_CSRF_TIME_LIMIT": 12 * 3600,
+    "BABEL_DEFAULT_LOCALE": "en",
+    "BABEL_DEFAULT_TIMEZONE": "UTC",
+    # Top-level translations/ beside the package (STYLE habit 9).
+    "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "translations"),
+    "LANGUAGES": LOCALES,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": False,
+    "RATELIMIT_STRATEGY": "fixed-window",
+    # argon2-cffi's RFC 9106 low-memory profile (R11): m=64 MiB, t=3, p=4.
+    "ARGON2_TIME_COST": 3,
+    "ARGON2_MEMORY_COST": 65536,
+    "ARGON2_PARALLELISM": 4,
+    "MAIL_FROM": "Harbour <no-reply@localhost>",
+    "MAIL_BACKEND": "console",
+    "MAIL_SERVER": "127.0.0.1",
+    "MAIL_PORT": 25,
+    "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
+    "MAIL_USERNAME": "",
+    "MAIL_PASSWORD": "",
+    "PAGE_SIZE": 20,
+}
+
+
+def production_problems(config) -> list[str]:
+    """What makes this configuration unsafe to serve the public (R46); empty when fine."""
+    problems = []
+    key = config.get("SECRET_KEY") or ""
+    if key == DEFAULT_SECRET_KEY or len(key) < 32:
+        problems.append("SECRET_KEY must be set to at least 32 random characters")
+    if not config.get("SESSION_COOKIE_SECURE"):
+        problems.append("SESSION_COOKIE_SECURE must be true")
+    if not config.get("TRUSTED_HOSTS"):
+        problems.append("TRUSTED_HOSTS must list the host names Harbour answers to")
+    if str(config.get("RATELIMIT_STORAGE_URI", "")).startswith("memory://"):
+        problems.append("RATELIMIT_STORAGE_URI must point at shared storage such as Redis")
+    if config.get("DEBUG"):
+        problems.append("DEBUG must be off")
+    if not str(config.get("BASE_URL", "")).startswith("https://"):
+        problems.append("BASE_URL must be an https:// address")
+    return problems

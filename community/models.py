@@ -1,0 +1,26 @@
+"""Imports every model module so the metadata (and Alembic) sees all tables."""
+
+from community.admin.models import AuditEntry, Report
+from community.auth.models import RecoveryCode, User, UserSession
+from community.events.models import Event, Rsvp
+from community.hubs.models import Chapter, ChapterRole, Hub, Invite, Membership
+from community.mail import OutboxEmail
+from community.updates.models import Comment, Update
+
+__all__ = [
+    "AuditEntry",
+    "Chapter",
+    "ChapterRole",
+    "Comment",
+    "Event",
+    "Hub",
+    "Invite",
+    "Membership",
+    "OutboxEmail",
+    "RecoveryCode",
+    "Report",
+    "Rsvp",
+    "Update",
+    "User",
+    "UserSession",
+]

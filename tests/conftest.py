@@ -1,0 +1,129 @@
+"""Shared fixtures: one migrated database per run, one rolled-back transaction per test.
+
+The suite runs on SQLite; with TEST_DATABASE_URL set it runs on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import re
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from community import create_app
+from community.extensions import db, limiter
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-harbour"
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def normalise_url(url: str) -> str:
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def base_config(database_url: str) -> dict:
+    return {
+        "HARBOUR_ENV": "testing",
+        "TESTING": True,
+        "SECRET_KEY": TEST_SECRET,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "TRUSTED_HOSTS": ["localhost", "127.0.0.1"],
+        "BASE_URL": "https://harbour.test",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        # Cheap hashes keep the suite fast; R11's test checks the real defaults.
+        "ARGON2_TIME_COST": 1,
+        "ARGON2_MEMORY_COST": 8,
+        "ARGON2_PARALLELISM": 1,
+        "MAIL_BACKEND": "outbox-only",
+    }
+
+
+def reset_postgres(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        url = normalise_url(url)
+        reset_postgres(url)
+        return url
+    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "harbour-test.sqlite")
+
+
+class IsolatedClient(FlaskClient):
+    """Each request runs in an empty context, so it gets its own application
+    context (and ``g``) as in production, not the test's."""
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    from flask_migrate import upgrade
+
+    app = create_app(base_config(database_url))
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def db_session(request, app):
+    """Run each test inside a transaction that is rolled back afterwards.
+
+    Sessions made during the test (the test's own and each request's) are bound
+    to one connection and turn their commits into savepoints.
+    """
+    if "no_db" in request.keywords:
+        yield None
+        return
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original = db.session
+        factory = sessionmaker(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        db.session = scoped_session(factory, scopefunc=original.registry.scopefunc)
+        limiter.reset()
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
+            db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def csrf_token(response) -> str:
+    """The CSRF token from a rendered form, as a browser would submit it."""
+    match = CSRF_FIELD.search(response.get_data(as_text=True))
+    assert match, "no CSRF token in the page"
+    return match.group(1)
