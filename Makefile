@@ -20,7 +20,7 @@ $(STAMP): setup.cfg pyproject.toml
 setup: $(STAMP) compile-translations
 
 compile-translations: $(STAMP)
-	$(BIN)/pybabel compile -q -d translations -D messages
+	$(BIN)/pybabel compile -d translations -D messages
 
 run: setup
 	$(DEV_ENV) $(FLASK) db upgrade
@@ -33,7 +33,7 @@ translations: $(STAMP)
 		--sort-output --no-location --omit-header -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations -D messages \
 		--no-location --omit-header --ignore-obsolete
-	$(BIN)/pybabel compile -q -d translations -D messages
+	$(BIN)/pybabel compile -d translations -D messages
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
