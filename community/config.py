@@ -29,7 +29,19 @@ DEFAULTS = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_PATH": "/",
-    "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+    # Cookie lifetime of a "remember me" session; the server enforces the rest (R23).
+    "PERMANENT_SESSION_LIFETIME": timedelta(days=14),
+    # R23: idle and absolute timeouts of server-side sessions.
+    "SESSION_IDLE_TIMEOUT": timedelta(minutes=30),
+    "SESSION_ABSOLUTE_TIMEOUT": timedelta(hours=12),
+    "STAFF_SESSION_IDLE_TIMEOUT": timedelta(minutes=15),
+    "STAFF_SESSION_ABSOLUTE_TIMEOUT": timedelta(hours=8),
+    # Password or second factor confirmed this recently for sensitive actions (R20).
+    "REAUTH_WINDOW": timedelta(minutes=10),
+    # R20: organisers and admins must use two-factor authentication.
+    "TWO_FACTOR_REQUIRED_FOR_STAFF": True,
+    "EMAIL_TOKEN_MAX_AGE": timedelta(hours=48),
+    "RESET_TOKEN_MAX_AGE": timedelta(hours=1),
     "REMEMBER_COOKIE_NAME": "__Host-remember",
     "REMEMBER_COOKIE_DURATION": timedelta(days=14),
     "REMEMBER_COOKIE_SECURE": True,

@@ -149,6 +149,18 @@ def viewer_zone_differs(event) -> str | None:
     return viewer if here.utcoffset() != there.utcoffset() else None
 
 
+def rsvp_status_label(status) -> str:
+    from flask_babel import gettext as _
+
+    labels = {
+        "going": _("Going"),
+        "waitlisted": _("On the waiting list"),
+        "pending": _("Waiting for approval"),
+        "declined": _("Declined"),
+    }
+    return labels.get(getattr(status, "value", status), str(status))
+
+
 def init_app(app) -> None:
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.globals.update(
@@ -159,4 +171,5 @@ def init_app(app) -> None:
         format_event_time=format_event_time,
         format_in_zone=format_in_zone,
         viewer_zone_differs=viewer_zone_differs,
+        rsvp_status_label=rsvp_status_label,
     )

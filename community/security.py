@@ -69,3 +69,11 @@ def is_safe_redirect(target: str | None) -> bool:
     if not target or not target.startswith("/") or target.startswith("//"):
         return False
     return "\\" not in target and not any(ord(c) < 32 for c in target)
+
+
+def absolute_url(endpoint: str, **values) -> str:
+    """An absolute link built from BASE_URL, never from the request's Host (R16, R29)."""
+    from flask import url_for
+
+    base = current_app.config["BASE_URL"].rstrip("/")
+    return base + url_for(endpoint, _external=False, **values)

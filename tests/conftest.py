@@ -127,3 +127,40 @@ def csrf_token(response) -> str:
     match = CSRF_FIELD.search(response.get_data(as_text=True))
     assert match, "no CSRF token in the page"
     return match.group(1)
+
+
+def sign_in(client, email: str, password: str = "correct horse battery staple",
+            remember: bool = False, follow: bool = False):
+    """Sign in through the real form, as a browser would."""
+    page = client.get("/sign-in")
+    data = {"csrf_token": csrf_token(page), "email": email, "password": password}
+    if remember:
+        data["remember"] = "y"
+    return client.post("/sign-in", data=data, follow_redirects=follow)
+
+
+def post_form(client, url: str, data: dict | None = None, page_url: str | None = None,
+              **kwargs):
+    """POST ``data`` with a CSRF token taken from ``page_url`` (default: the home page)."""
+    page = client.get(page_url or "/")
+    return client.post(url, data={"csrf_token": csrf_token(page), **(data or {})}, **kwargs)
+
+
+def outbox(to: str | None = None) -> list:
+    """Emails waiting in the outbox, oldest first."""
+    from sqlalchemy import select
+
+    from community.mail import OutboxEmail
+
+    stmt = select(OutboxEmail).order_by(OutboxEmail.id)
+    if to is not None:
+        stmt = stmt.where(OutboxEmail.to_address == to)
+    return list(db.session.scalars(stmt))
+
+
+def link_in(email, path_prefix: str) -> str:
+    """The site-relative path of the first link in an email starting with ``path_prefix``."""
+    match = re.search(r"https://harbour\.test(" + re.escape(path_prefix) + r"[^\s<\"]*)",
+                      email.body_text)
+    assert match, f"no {path_prefix} link in: {email.body_text}"
+    return match.group(1)

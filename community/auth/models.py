@@ -35,6 +35,8 @@ class User(Base):
     is_site_admin: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     disabled_at: Mapped[datetime | None]
     password_changed_at: Mapped[datetime | None]
+    # A newer reset request makes older reset links useless (R16).
+    reset_requested_at: Mapped[datetime | None]
     notify_events: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     notify_updates: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     notify_reminders: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
