@@ -28,6 +28,7 @@ from community.auth.tokens import InvalidToken
 from community.database import utcnow
 from community.extensions import db, limiter
 from community.i18n import current_locale
+from community.main.routes import too_many_attempts
 from community.security import is_safe_redirect
 
 bp = Blueprint("auth", __name__)
@@ -44,12 +45,7 @@ def _next_url(candidate: str | None) -> str:
 
 
 def throttled_page(error: Throttled):
-    minutes = max(1, -(-error.retry_after // 60))
-    message = ngettext("Too many attempts. Please try again in %(num)d minute.",
-                       "Too many attempts. Please try again in %(num)d minutes.", minutes)
-    response = render_template("errors/error.html", code=429, title=_("Too many attempts"),
-                               message=message, detail=None)
-    return response, 429, {"Retry-After": str(error.retry_after)}
+    return too_many_attempts(error.retry_after)
 
 
 def field_error(form, error: services.AuthError):

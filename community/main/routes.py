@@ -69,6 +69,18 @@ def render_error(code: int, detail: str | None = None):
                            detail=detail), code
 
 
+def too_many_attempts(retry_after: int):
+    """The translated 429 page saying when to try again, with Retry-After."""
+    from flask_babel import ngettext
+
+    minutes = max(1, -(-retry_after // 60))
+    message = ngettext("Too many attempts. Please try again in %(num)d minute.",
+                       "Too many attempts. Please try again in %(num)d minutes.", minutes)
+    page = render_template("errors/error.html", code=429, title=_("Too many attempts"),
+                           message=message, detail=None)
+    return page, 429, {"Retry-After": str(max(1, retry_after))}
+
+
 @bp.app_errorhandler(CSRFError)
 def csrf_error(error):
     return render_error(400, _("The form had expired or was sent from another site. "
@@ -81,6 +93,14 @@ def http_error(error: HTTPException):
         # Refused before routing (R29): there is no URL adapter to build links with.
         title, message = _error_texts(400)
         return render_template("errors/bare.html", title=title, message=message), 400
+    if error.code == 429:
+        import time
+
+        from community.extensions import limiter
+
+        current = limiter.current_limit
+        retry_after = int(current.reset_at - time.time()) if current else 60
+        return too_many_attempts(retry_after)
     # Show a description only when our own code wrote one (already translated).
     detail = None
     if error.code != 429 and error.description != type(error).description:
