@@ -172,4 +172,11 @@ def init_app(app) -> None:
         format_in_zone=format_in_zone,
         viewer_zone_differs=viewer_zone_differs,
         rsvp_status_label=rsvp_status_label,
+        render_markdown=_render_markdown,
     )
+
+
+def _render_markdown(text):
+    from community.markdown import render_markdown
+
+    return render_markdown(text)

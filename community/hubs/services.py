@@ -1,0 +1,207 @@
+"""Hub rules: the directory, chapter pages, joining and leaving."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload
+
+from community.auth.models import User
+from community.database import utcnow
+from community.events.models import Audience, Event, EventStatus
+from community.extensions import db
+from community.hubs.models import (
+    Chapter,
+    ChapterRole,
+    Hub,
+    HubStatus,
+    HubVisibility,
+    JoinPolicy,
+    MemberRole,
+    Membership,
+    MembershipStatus,
+)
+from community.updates.models import Update, UpdateAudience, UpdateStatus
+
+
+class HubError(Exception):
+    """A hub rule refused the request; ``message`` is translated."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    number: int
+    pages: int
+    total: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+
+def listed_hub_clause():
+    return (Hub.status == HubStatus.ACTIVE) & (Hub.visibility == HubVisibility.LISTED)
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def directory(query: str = "", chapter_code: str = "", page: int = 1,
+              per_page: int = 20) -> Page:
+    """Listed, active hubs matching a search over names and cities in both languages."""
+    stmt = select(Hub).join(Hub.chapter).where(listed_hub_clause())
+    query = query.strip()[:100]
+    if query:
+        pattern = f"%{escape_like(query.casefold())}%"
+        stmt = stmt.where(or_(*(
+            func.lower(column).like(pattern, escape="\\")
+            for column in (Hub.name_en, Hub.name_zh, Hub.city_en, Hub.city_zh, Hub.slug)
+        )))
+    if chapter_code:
+        stmt = stmt.where(Chapter.code == chapter_code)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    items = list(db.session.scalars(
+        stmt.options(joinedload(Hub.chapter))
+        .order_by(Chapter.name_en, Hub.name_en)
+        .offset((page - 1) * per_page).limit(per_page)
+    ))
+    return Page(items, page, pages, total)
+
+
+def chapters() -> list[Chapter]:
+    return list(db.session.scalars(select(Chapter).order_by(Chapter.name_en)))
+
+
+def chapter_by_code(code: str) -> Chapter | None:
+    return db.session.scalar(select(Chapter).where(Chapter.code == code))
+
+
+def chapter_hubs(chapter: Chapter) -> list[Hub]:
+    return list(db.session.scalars(
+        select(Hub).where(Hub.chapter_id == chapter.id, listed_hub_clause()).order_by(Hub.name_en)
+    ))
+
+
+def chapter_events(chapter: Chapter, limit: int = 10) -> list[Event]:
+    return list(db.session.scalars(
+        select(Event).join(Event.hub).options(joinedload(Event.hub))
+        .where(Hub.chapter_id == chapter.id, listed_hub_clause(),
+               Event.status == EventStatus.PUBLISHED, Event.audience == Audience.PUBLIC,
+               Event.ends_at >= utcnow())
+        .order_by(Event.starts_at).limit(limit)
+    ))
+
+
+def chapter_updates(chapter: Chapter, limit: int = 10) -> list[Update]:
+    return list(db.session.scalars(
+        select(Update).where(Update.chapter_id == chapter.id,
+                             Update.status == UpdateStatus.PUBLISHED,
+                             Update.audience == UpdateAudience.PUBLIC)
+        .order_by(Update.pinned.desc(), Update.published_at.desc()).limit(limit)
+    ))
+
+
+def coordinators(chapter: Chapter) -> list[str]:
+    return list(db.session.scalars(
+        select(User.display_name).join(ChapterRole, ChapterRole.user_id == User.id)
+        .where(ChapterRole.chapter_id == chapter.id).order_by(User.display_name)
+    ))
+
+
+def hub_events(hub: Hub, *, members: bool, limit: int = 20) -> list[Event]:
+    """Upcoming published events of a hub; members-only ones only for members."""
+    audiences = [Audience.PUBLIC, Audience.MEMBERS] if members else [Audience.PUBLIC]
+    return list(db.session.scalars(
+        select(Event).where(Event.hub_id == hub.id, Event.status == EventStatus.PUBLISHED,
+                            Event.audience.in_(audiences), Event.ends_at >= utcnow())
+        .order_by(Event.starts_at).limit(limit)
+    ))
+
+
+def hub_updates(hub: Hub, *, members: bool, limit: int = 10) -> list[Update]:
+    audiences = [UpdateAudience.PUBLIC, UpdateAudience.MEMBERS] if members else [
+        UpdateAudience.PUBLIC]
+    return list(db.session.scalars(
+        select(Update).where(Update.hub_id == hub.id, Update.status == UpdateStatus.PUBLISHED,
+                             Update.audience.in_(audiences))
+        .order_by(Update.pinned.desc(), Update.published_at.desc()).limit(limit)
+    ))
+
+
+def member_count(hub: Hub) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(Membership)
+        .where(Membership.hub_id == hub.id, Membership.status == MembershipStatus.ACTIVE)
+    ) or 0
+
+
+def listed_members(hub: Hub) -> list[str]:
+    """Display names of active members who chose to be listed to fellow members (R6)."""
+    return list(db.session.scalars(
+        select(User.display_name).join(Membership, Membership.user_id == User.id)
+        .where(Membership.hub_id == hub.id, Membership.status == MembershipStatus.ACTIVE,
+               Membership.listed_to_members.is_(True))
+        .order_by(User.display_name)
+    ))
+
+
+def join(user: User, hub: Hub, answer: str = "", *, via_invite: bool = False) -> Membership:
+    """Join ``hub``: at once when open (or by invite), pending when it asks for approval.
+
+    Raises HubError for an unverified account, a repeated join or an
+    invite-only hub reached without an invite.
+    """
+    if not user.is_verified:
+        raise HubError(_("Please confirm your email address before joining a hub."))
+    existing = db.session.scalar(
+        select(Membership).where(Membership.user_id == user.id, Membership.hub_id == hub.id))
+    if existing is not None and existing.status is not MembershipStatus.REMOVED:
+        raise HubError(_("You have already asked to join this hub."))
+    if existing is not None:
+        raise HubError(_("The organisers of this hub have removed you. "
+                         "Write to them if you think this is a mistake."))
+    if hub.join_policy is JoinPolicy.INVITE and not via_invite:
+        raise HubError(_("This hub is by invitation only. Ask an organiser for an invite link."))
+    status = (MembershipStatus.PENDING
+              if hub.join_policy is JoinPolicy.APPROVAL and not via_invite
+              else MembershipStatus.ACTIVE)
+    membership = Membership(user=user, hub=hub, status=status, role=MemberRole.MEMBER,
+                            join_answer=answer.strip()[:1000])
+    db.session.add(membership)
+    db.session.flush()
+    return membership
+
+
+def leave(user: User, hub: Hub) -> None:
+    """Leave a hub (or withdraw a request). The last lead must hand over first."""
+    membership = db.session.scalar(
+        select(Membership).where(Membership.user_id == user.id, Membership.hub_id == hub.id))
+    if membership is None or membership.status is MembershipStatus.REMOVED:
+        raise HubError(_("You are not a member of this hub."))
+    if membership.role is MemberRole.LEAD and membership.status is MembershipStatus.ACTIVE:
+        leads = db.session.scalar(
+            select(func.count()).select_from(Membership).where(
+                Membership.hub_id == hub.id, Membership.role == MemberRole.LEAD,
+                Membership.status == MembershipStatus.ACTIVE))
+        if leads <= 1:
+            raise HubError(_("You are this hub's only lead. Make someone else lead first."))
+    db.session.delete(membership)
+    db.session.flush()
+
+
+def set_listing(membership: Membership, listed: bool) -> None:
+    membership.listed_to_members = listed
