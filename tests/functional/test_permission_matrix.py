@@ -41,6 +41,21 @@ MATRIX = {
 }
 
 
+def _extra_entries() -> dict:
+    """Entries kept beside the feature they cover: permission_matrix_*.py files here."""
+    import importlib
+    from pathlib import Path
+
+    extra = {}
+    for path in sorted(Path(__file__).parent.glob("permission_matrix_*.py")):
+        module = importlib.import_module(f"tests.functional.{path.stem}")
+        extra.update(module.MATRIX)
+    return extra
+
+
+MATRIX.update(_extra_entries())
+
+
 @pytest.fixture
 def world():
     chapter = make_chapter("mx")

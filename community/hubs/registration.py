@@ -1,0 +1,5 @@
+"""Hub registration pages (routes on the hubs blueprint)."""
+
+from community.hubs.routes import bp
+
+__all__ = ["bp"]
