@@ -164,3 +164,22 @@ def link_in(email, path_prefix: str) -> str:
                       email.body_text)
     assert match, f"no {path_prefix} link in: {email.body_text}"
     return match.group(1)
+
+
+def login_as(client, user, *, reauthenticated: bool = True):
+    """Sign ``user`` in without the forms (for matrices): a real server-side session."""
+    import secrets
+
+    from community.auth.models import UserSession
+    from community.auth.sessions import SESSION_KEY, hash_token
+    from community.database import utcnow
+
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    db.session.add(UserSession(user=user, token_hash=hash_token(token), device_label="test",
+                               last_seen_at=now,
+                               reauthenticated_at=now if reauthenticated else None))
+    db.session.flush()
+    with client.session_transaction() as session:
+        session[SESSION_KEY] = token
+    return client

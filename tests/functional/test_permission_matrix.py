@@ -5,14 +5,16 @@ It fails when a route with a hub in its URL is added without an entry here.
 
 from __future__ import annotations
 
+import pyotp
 import pytest
 
 from community.factories import make_chapter, make_coordinator, make_hub, make_membership, make_user
 from community.hubs.models import HubVisibility, JoinPolicy, MemberRole, MembershipStatus
-from tests.conftest import csrf_token, sign_in
+from tests.conftest import csrf_token, login_as, sign_in
 
 ROLES = ["visitor", "unverified", "other_member", "pending", "member", "organiser", "lead",
          "coordinator", "admin"]
+STAFF = {"organiser", "lead", "coordinator", "admin"}
 LOGIN = "login"  # redirected to sign in
 
 # (method, rule) -> hub kind -> expected status per role, in ROLES order.
@@ -64,8 +66,10 @@ def world():
         "unlisted": make_hub(chapter, "matrix-unlisted", visibility=HubVisibility.UNLISTED),
     }
     elsewhere = make_hub(chapter, "matrix-elsewhere")
+    # Staff have two-factor on, as R20 requires of them.
     users = {role: make_user(f"{role}@matrix.example", verified=role != "unverified",
-                             is_site_admin=role == "admin")
+                             is_site_admin=role == "admin",
+                             totp_secret=pyotp.random_base32() if role in STAFF else None)
              for role in ROLES if role != "visitor"}
     make_membership(users["other_member"], elsewhere)
     for hub in hubs.values():
@@ -74,17 +78,18 @@ def world():
         make_membership(users["organiser"], hub, MemberRole.ORGANISER)
         make_membership(users["lead"], hub, MemberRole.LEAD)
     make_coordinator(users["coordinator"], chapter)
-    return hubs
+    return {**hubs, "users": users, "chapter": chapter, "elsewhere": elsewhere}
 
 
-def request_as(app, role, method, url):
+def request_as(app, world, role, method, url, data=None):
+    """One request by ``role``, signed in through a real server-side session."""
     client = app.test_client()
     if role != "visitor":
-        sign_in(client, f"{role}@matrix.example")
+        login_as(client, world["users"][role])
     token = csrf_token(client.get("/"))
     if method == "GET":
         return client.get(url)
-    return client.post(url, data={"csrf_token": token, "confirm": "yes"})
+    return client.post(url, data={"csrf_token": token, "confirm": "yes", **(data or {})})
 
 
 def outcome(response):
@@ -99,7 +104,7 @@ def outcome(response):
 def test_permission_matrix(app, world, route, kind):
     method, rule = route
     url = rule.replace("<slug>", world[kind].slug)
-    actual = [outcome(request_as(app, role, method, url)) for role in ROLES]
+    actual = [outcome(request_as(app, world, role, method, url)) for role in ROLES]
     assert dict(zip(ROLES, actual, strict=True)) == dict(
         zip(ROLES, MATRIX[route][kind], strict=True))
 
@@ -122,7 +127,7 @@ def test_r5_pending_member_is_treated_as_a_visitor(app, world):
 
 def test_r9_organiser_of_one_hub_has_no_rights_in_another(app, world):
     other = make_hub(make_chapter("oo"), "someone-elses", visibility=HubVisibility.UNLISTED)
-    client = app.test_client()
-    sign_in(client, "organiser@matrix.example")
+    client = login_as(app.test_client(), world["users"]["organiser"])
+    assert client.get("/hubs/matrix-unlisted").status_code == 200
     assert client.get(f"/hubs/{other.slug}").status_code == 404
     assert client.get(f"/hubs/{other.slug}/members").status_code == 404
