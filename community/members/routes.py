@@ -1,14 +1,41 @@
-"""The member area: dashboard and personal settings."""
+"""The member area: dashboard, settings, data export and account deletion."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import json
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from community.auth.decorators import recent_auth_required
 from community.auth.forms import ActionForm
-from community.members import services
+from community.auth.throttle import Throttled
+from community.database import utcnow
+from community.extensions import db
+from community.main.routes import too_many_attempts
+from community.members import forms, services
 
 bp = Blueprint("members", __name__)
+
+
+def _show_error(form, error: services.AccountError) -> None:
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        flash(error.message, "error")
 
 
 @bp.get("/dashboard")
@@ -21,3 +48,75 @@ def dashboard():
         updates=services.latest_updates_for(current_user),
         action=ActionForm(),
     )
+
+
+@bp.route("/account/settings", methods=["GET", "POST"])
+@login_required
+def settings():
+    # The stored values fill the form on GET only: a POST stands on what was sent.
+    form = forms.SettingsForm(obj=current_user if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            services.update_settings(
+                current_user,
+                display_name=form.display_name.data,
+                locale=form.locale.data,
+                timezone=form.timezone.data,
+                notify_events=form.notify_events.data,
+                notify_updates=form.notify_updates.data,
+                notify_reminders=form.notify_reminders.data,
+                notify_waitlist=form.notify_waitlist.data,
+                weekly_digest=form.weekly_digest.data,
+            )
+        except services.AccountError as error:
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            # Said in the language just chosen, which the next page will use.
+            with force_locale(current_user.locale):
+                flash(_("Your settings are saved."), "success")
+            return redirect(url_for("members.settings"))
+    return render_template("members/settings.html", form=form,
+                           timezones=forms.timezone_names())
+
+
+@bp.route("/account/export", methods=["GET", "POST"])
+@recent_auth_required
+def export():
+    form = ActionForm()
+    if request.method == "GET":
+        return render_template("members/export.html", form=form)
+    if not form.validate_on_submit():
+        abort(400)
+    data = services.export_user_data(current_user)
+    services.record_export(current_user)
+    db.session.commit()
+    filename = f"harbour-export-{utcnow().date().isoformat()}.json"
+    # Downloaded, never emailed (R42).
+    return Response(
+        json.dumps(data, ensure_ascii=False, indent=2) + "\n",
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.route("/account/delete", methods=["GET", "POST"])
+@recent_auth_required
+def delete_account():
+    form = forms.DeleteAccountForm()
+    if form.validate_on_submit():
+        try:
+            services.delete_account(current_user, form.password.data)
+        except Throttled as error:
+            return too_many_attempts(error.retry_after)
+        except services.AccountError as error:
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            session.clear()
+            flash(_("Your account is deleted. Thank you for having been part of Harbour."),
+                  "success")
+            response = redirect(url_for("main.home"))
+            response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+            return response
+    return render_template("members/delete.html", form=form)

@@ -1,16 +1,35 @@
-"""What the member area shows: a member's hubs, RSVPs and the news of their hubs."""
+"""What the member area shows and does: a member's hubs, RSVPs and the news of
+their hubs; their settings; exporting and deleting their account."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import contains_eager, joinedload
+import secrets
+from datetime import datetime
 
-from community.auth.models import User
+from flask_babel import gettext as _
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy import update as sa_update
+from sqlalchemy.orm import aliased, contains_eager, joinedload
+
+from community.admin.models import AuditEntry, Report
+from community.auth import throttle
+from community.auth.models import RecoveryCode, User, UserSession
+from community.auth.passwords import verify_password
 from community.database import utcnow
-from community.events.models import Event, EventStatus, Rsvp
+from community.events.models import Event, EventStatus, Rsvp, RsvpStatus
+from community.events.services import promote_waitlist
 from community.extensions import db
-from community.hubs.models import Hub, HubStatus, Membership, MembershipStatus
-from community.updates.models import Update, UpdateStatus
+from community.hubs.models import (
+    Chapter,
+    ChapterRole,
+    Hub,
+    HubStatus,
+    Membership,
+    MembershipStatus,
+)
+from community.i18n import supported_locale, valid_timezone
+from community.mail import OutboxEmail
+from community.updates.models import Comment, Update, UpdateStatus
 
 
 def my_hubs(user: User) -> list[Membership]:
@@ -50,3 +69,281 @@ def latest_updates_for(user: User, limit: int = 10) -> list[Update]:
         .order_by(Update.published_at.desc())
         .limit(limit)
     ))
+
+
+# --- settings --------------------------------------------------------------------
+
+class AccountError(Exception):
+    """A rule refused the request; ``message`` is translated and safe to show."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def update_settings(
+    user: User,
+    *,
+    display_name: str,
+    locale: str,
+    timezone: str,
+    notify_events: bool,
+    notify_updates: bool,
+    notify_reminders: bool,
+    notify_waitlist: bool,
+    weekly_digest: bool,
+) -> None:
+    """Change the member's own settings, these and no other columns (R10).
+
+    Raises AccountError for a language or time zone Harbour does not offer.
+    """
+    if supported_locale(locale) is None:
+        raise AccountError(_("Choose one of the languages in the list."), field="locale")
+    if valid_timezone(timezone) is None:
+        raise AccountError(_("We do not know that time zone. Choose one from the list, "
+                             "such as Europe/London or Asia/Hong_Kong."), field="timezone")
+    user.display_name = display_name
+    user.locale = locale
+    user.timezone = timezone
+    user.notify_events = bool(notify_events)
+    user.notify_updates = bool(notify_updates)
+    user.notify_reminders = bool(notify_reminders)
+    user.notify_waitlist = bool(notify_waitlist)
+    user.weekly_digest = bool(weekly_digest)
+    db.session.flush()
+
+
+# --- export (DESIGN §2 rule 9, R42) ----------------------------------------------
+
+EXPORT_FORMAT = "harbour-export"
+EXPORT_VERSION = 1
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _hub_ref(hub: Hub | None) -> dict | None:
+    if hub is None:
+        return None
+    return {"slug": hub.slug, "name_en": hub.name_en, "name_zh": hub.name_zh}
+
+
+def _chapter_ref(chapter: Chapter | None) -> dict | None:
+    if chapter is None:
+        return None
+    return {"code": chapter.code, "name_en": chapter.name_en, "name_zh": chapter.name_zh}
+
+
+def export_user_data(user: User) -> dict:
+    """Everything Harbour holds about ``user``, as JSON-ready values (R42).
+
+    Only the member's own data: no other member's name, email, RSVP or note,
+    no organiser notes about them, and no password hash, TOTP secret,
+    recovery code or calendar token. Audit entries name no record, because
+    the record may be another member's.
+    """
+    memberships = db.session.scalars(
+        select(Membership).options(joinedload(Membership.hub).joinedload(Hub.chapter))
+        .where(Membership.user_id == user.id).order_by(Membership.created_at, Membership.id)
+    )
+    chapter_roles = db.session.scalars(
+        select(ChapterRole).options(joinedload(ChapterRole.chapter))
+        .where(ChapterRole.user_id == user.id).order_by(ChapterRole.created_at)
+    )
+    rsvps = db.session.scalars(
+        select(Rsvp).join(Rsvp.event)
+        .options(contains_eager(Rsvp.event).joinedload(Event.hub))
+        .where(Rsvp.user_id == user.id).order_by(Event.starts_at, Rsvp.id)
+    )
+    events_created = db.session.scalars(
+        select(Event).options(joinedload(Event.hub))
+        .where(Event.created_by_id == user.id).order_by(Event.starts_at, Event.id)
+    )
+    updates = db.session.scalars(
+        select(Update).options(joinedload(Update.hub), joinedload(Update.chapter))
+        .where(Update.author_id == user.id).order_by(Update.created_at, Update.id)
+    )
+    comments = db.session.scalars(
+        select(Comment).options(joinedload(Comment.update))
+        .where(Comment.author_id == user.id).order_by(Comment.created_at, Comment.id)
+    )
+    reports = db.session.scalars(
+        select(Report).where(Report.reporter_id == user.id).order_by(Report.created_at)
+    )
+    sessions = db.session.scalars(
+        select(UserSession).where(UserSession.user_id == user.id)
+        .order_by(UserSession.created_at)
+    )
+    audit_hub = aliased(Hub)
+    audit_chapter = aliased(Chapter)
+    audit_rows = db.session.execute(
+        select(AuditEntry, audit_hub.slug, audit_chapter.code)
+        .outerjoin(audit_hub, AuditEntry.hub_id == audit_hub.id)
+        .outerjoin(audit_chapter, AuditEntry.chapter_id == audit_chapter.id)
+        .where(or_(AuditEntry.actor_id == user.id, AuditEntry.subject_user_id == user.id))
+        .order_by(AuditEntry.created_at, AuditEntry.id)
+    )
+    return {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "exported_at": _iso(utcnow()),
+        "profile": {
+            "email": user.email,
+            "display_name": user.display_name,
+            "locale": user.locale,
+            "timezone": user.timezone,
+            "created_at": _iso(user.created_at),
+            "email_verified": user.email_verified_at is not None,
+            "email_verified_at": _iso(user.email_verified_at),
+            "two_factor_enabled": bool(user.totp_secret),
+            "password_changed_at": _iso(user.password_changed_at),
+            "site_admin": user.is_site_admin,
+            "personal_calendar_enabled": user.calendar_token_hash is not None,
+            "notifications": {
+                "events": user.notify_events,
+                "updates": user.notify_updates,
+                "reminders": user.notify_reminders,
+                "waitlist": user.notify_waitlist,
+                "weekly_digest": user.weekly_digest,
+            },
+        },
+        # organiser_notes are the organisers' notes, not the member's data to take.
+        "memberships": [{
+            "hub": _hub_ref(m.hub),
+            "chapter": _chapter_ref(m.hub.chapter),
+            "role": m.role.value,
+            "status": m.status.value,
+            "join_answer": m.join_answer,
+            "listed_to_members": m.listed_to_members,
+            "created_at": _iso(m.created_at),
+        } for m in memberships],
+        "chapter_roles": [{
+            "chapter": _chapter_ref(r.chapter),
+            "role": r.role.value,
+            "created_at": _iso(r.created_at),
+        } for r in chapter_roles],
+        # The venue's address is the organisers' to reveal (R3), so it is left out.
+        "rsvps": [{
+            "event": {"title_en": r.event.title_en, "title_zh": r.event.title_zh,
+                      "starts_at": _iso(r.event.starts_at),
+                      "timezone": r.event.timezone, "hub": _hub_ref(r.event.hub)},
+            "status": r.status.value,
+            "guests": r.guests,
+            "note": r.note,
+            "checked_in_at": _iso(r.checked_in_at),
+            "created_at": _iso(r.created_at),
+        } for r in rsvps],
+        "events_created": [{
+            "title_en": e.title_en,
+            "title_zh": e.title_zh,
+            "hub": _hub_ref(e.hub),
+            "starts_at": _iso(e.starts_at),
+            "status": e.status.value,
+            "created_at": _iso(e.created_at),
+        } for e in events_created],
+        "updates": [{
+            "hub": _hub_ref(u.hub),
+            "chapter": _chapter_ref(u.chapter),
+            "title_en": u.title_en,
+            "title_zh": u.title_zh,
+            "body_en": u.body_en,
+            "body_zh": u.body_zh,
+            "audience": u.audience.value,
+            "status": u.status.value,
+            "published_at": _iso(u.published_at),
+            "created_at": _iso(u.created_at),
+        } for u in updates],
+        "comments": [{
+            "update": {"title_en": c.update.title_en, "title_zh": c.update.title_zh},
+            "body": c.body,
+            "hidden": c.hidden_at is not None,
+            "edited_at": _iso(c.edited_at),
+            "created_at": _iso(c.created_at),
+        } for c in comments],
+        "reports": [{
+            "target_type": r.target_type.value,
+            "reason": r.reason,
+            "status": r.status.value,
+            "created_at": _iso(r.created_at),
+        } for r in reports],
+        "sessions": [{
+            "device": s.device_label,
+            "created_at": _iso(s.created_at),
+            "last_seen_at": _iso(s.last_seen_at),
+        } for s in sessions],
+        # Neither the other party nor the record is named: either may be another member.
+        "audit_entries": [{
+            "action": entry.action,
+            "target_type": entry.target_type,
+            "by_you": entry.actor_id == user.id,
+            "about_you": entry.subject_user_id == user.id,
+            "hub": hub_slug,
+            "chapter": chapter_code,
+            "created_at": _iso(entry.created_at),
+        } for entry, hub_slug, chapter_code in audit_rows],
+    }
+
+
+def record_export(user: User) -> None:
+    """Write the audit entry for a data export (R45)."""
+    db.session.add(AuditEntry(actor_id=user.id, subject_user_id=user.id,
+                              action="account.export", target_type="user",
+                              target_id=user.public_id))
+    db.session.flush()
+
+
+# --- deletion (DESIGN §2 rule 9, R43) --------------------------------------------
+
+def check_password(user: User, password: str) -> None:
+    """Raise AccountError unless ``password`` is the member's, and Throttled once
+    too many wrong ones were tried; a tripped limit stops before hashing (R14)."""
+    throttle.check("login", user.email)
+    if not verify_password(user.password_hash, password):
+        throttle.record_failure("login", user.email)
+        raise AccountError(_("Your password is not right."), field="password")
+
+
+def delete_account(user: User, password: str) -> list[Rsvp]:
+    """Delete the account for real, in the caller's transaction (R43).
+
+    Goes: profile, email, password, 2FA secret, recovery codes, sessions,
+    memberships, chapter roles, RSVPs (their seats go to the waiting list) and
+    mail waiting for them. Stays: updates and comments, with no author
+    ("deleted member"); audit entries, with one random pseudonym in place of
+    the member. Raises AccountError for a wrong password, Throttled after too
+    many. Returns the RSVPs promoted from a waiting list.
+    """
+    check_password(user, password)
+    promoted = []
+    rsvps = db.session.scalars(select(Rsvp).where(Rsvp.user_id == user.id)).all()
+    freed = [rsvp.event for rsvp in rsvps if rsvp.status is RsvpStatus.GOING]
+    for rsvp in rsvps:
+        db.session.delete(rsvp)
+    db.session.flush()
+    for event in freed:
+        promoted.extend(promote_waitlist(event))
+
+    # One pseudonym per deleted member keeps the log readable ("the same person
+    # did these") without saying who; the foreign keys then null actor_id.
+    pseudonym = "deleted-" + secrets.token_urlsafe(16)
+    db.session.execute(
+        sa_update(AuditEntry).where(AuditEntry.actor_id == user.id)
+        .values(actor_pseudonym=pseudonym), execution_options={"synchronize_session": False})
+    db.session.execute(
+        sa_update(AuditEntry)
+        .where(AuditEntry.target_type == "user", AuditEntry.target_id == user.public_id)
+        .values(target_id=pseudonym), execution_options={"synchronize_session": False})
+
+    for model in (Membership, ChapterRole, UserSession, RecoveryCode):
+        db.session.execute(delete(model).where(model.user_id == user.id))
+    # Mail to them: rows tied to the account, and any sent to the address alone.
+    db.session.execute(delete(OutboxEmail).where(
+        or_(OutboxEmail.user_id == user.id,
+            func.lower(OutboxEmail.to_address) == user.email.lower())))
+    db.session.execute(delete(User).where(User.id == user.id))
+    db.session.add(AuditEntry(actor_pseudonym=pseudonym, action="account.delete",
+                              target_type="user", target_id=pseudonym))
+    db.session.flush()
+    return promoted

@@ -1,0 +1,98 @@
+"""Member area forms. Each form declares exactly what a member may change;
+the service copies those fields and nothing else (R10)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+
+from community.auth.forms import language_choices, strip
+from community.auth.passwords import MAX_LENGTH
+from community.i18n import all_timezones, valid_timezone
+
+DISPLAY_NAME_MAX = 64
+# Right-to-left overrides and isolates can make a name display as another one.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def no_control_characters(_form, field) -> None:
+    """A display name is one line of visible text: no line breaks, control or bidi characters."""
+    value = field.data or ""
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI_CONTROLS
+           for ch in value):
+        raise ValidationError(_l("A display name cannot contain line breaks or invisible "
+                                 "control characters."))
+
+
+def timezone_names() -> list[str]:
+    """Every IANA zone this system knows, sorted, for the time zone suggestions."""
+    return sorted(all_timezones())
+
+
+_CASEFOLDED_ZONES: dict[str, str] | None = None
+
+
+def canonical_timezone(typed: str) -> str | None:
+    """The IANA name ``typed`` means, forgiving case and spaces for underscores
+    ("asia/hong kong" is Asia/Hong_Kong); None when it names no zone."""
+    global _CASEFOLDED_ZONES
+    if _CASEFOLDED_ZONES is None:
+        _CASEFOLDED_ZONES = {name.casefold(): name for name in all_timezones()}
+    if valid_timezone(typed):
+        return typed
+    guess = _CASEFOLDED_ZONES.get(typed.replace(" ", "_").casefold())
+    return valid_timezone(guess)
+
+
+class SettingsForm(FlaskForm):
+    display_name = StringField(
+        _l("Display name"),
+        filters=[strip],
+        validators=[DataRequired(_l("Choose a display name.")),
+                    Length(max=DISPLAY_NAME_MAX, message=_l("Use at most %(max)d characters.")),
+                    no_control_characters],
+        render_kw={"autocomplete": "nickname"},
+    )
+    # Checked in validate_locale, so a forged value gets our own translated message.
+    locale = SelectField(_l("Language for emails and pages"), choices=language_choices,
+                         validate_choice=False)
+    # A text field with suggestions (<datalist>) rather than a 600-option select:
+    # searchable by typing, and it needs no JavaScript (DESIGN §2 rule 5).
+    timezone = StringField(
+        _l("Time zone"),
+        filters=[strip],
+        validators=[DataRequired(_l("Enter a time zone, such as Europe/London."))],
+        render_kw={"list": "timezone-options", "autocomplete": "off", "spellcheck": "false"},
+    )
+    notify_events = BooleanField(_l("New events in my hubs"))
+    notify_updates = BooleanField(_l("New updates from my hubs"))
+    notify_reminders = BooleanField(_l("Reminders before events I am going to"))
+    notify_waitlist = BooleanField(_l("A place opening for me on a waiting list"))
+    weekly_digest = BooleanField(_l("A weekly summary of what is coming up in my hubs"))
+
+    def validate_locale(self, field) -> None:
+        if field.data not in [choice.value for choice in language_choices()]:
+            raise ValidationError(_l("Choose one of the languages in the list."))
+
+    def validate_timezone(self, field) -> None:
+        zone = canonical_timezone(field.data or "")
+        if zone is None:
+            # The typed text stays in the field so it can be corrected.
+            raise ValidationError(_l("We do not know that time zone. Choose one from the "
+                                     "list, such as Europe/London or Asia/Hong_Kong."))
+        field.data = zone
+
+
+class DeleteAccountForm(FlaskForm):
+    """Deleting an account asks for the password again, on top of R20's re-authentication."""
+
+    password = PasswordField(
+        _l("Password"),
+        validators=[InputRequired(_l("Enter your password.")),
+                    Length(max=MAX_LENGTH, message=_l("Use at most %(max)d characters."))],
+        render_kw={"autocomplete": "current-password"},
+    )
