@@ -108,6 +108,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from community.auth import sessions  # noqa: F401  (registers the session loader)
     from community.auth.routes import bp as auth_bp
+    from community.events.routes import bp as events_bp
     from community.hubs import organise, registration, settings  # noqa: F401  (hub routes)
     from community.hubs.routes import bp as hubs_bp
     from community.main.routes import bp as main_bp
@@ -117,6 +118,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(members_bp)
     app.register_blueprint(hubs_bp)
+    app.register_blueprint(events_bp)
 
 
 def register_hooks(app: Flask) -> None:

@@ -149,6 +149,18 @@ def viewer_zone_differs(event) -> str | None:
     return viewer if here.utcoffset() != there.utcoffset() else None
 
 
+def language_name(tag: str) -> str:
+    """A spoken-language tag (``yue``, ``en``, ``cmn``) named in the viewer's language."""
+    from flask_babel import gettext as _
+
+    if tag == "cmn":  # CLDR names only the written forms of Chinese
+        return _("Mandarin")
+    try:
+        return Locale.parse(tag.replace("-", "_")).get_display_name(current_locale()) or tag
+    except (UnknownLocaleError, ValueError, TypeError):
+        return tag
+
+
 def rsvp_status_label(status) -> str:
     from flask_babel import gettext as _
 
@@ -163,6 +175,7 @@ def rsvp_status_label(status) -> str:
 
 def init_app(app) -> None:
     app.jinja_env.policies["ext.i18n.trimmed"] = True
+    app.jinja_env.filters["language_name_filter"] = language_name
     app.jinja_env.globals.update(
         localized=localized,
         html_lang=html_lang,
@@ -172,6 +185,7 @@ def init_app(app) -> None:
         format_in_zone=format_in_zone,
         viewer_zone_differs=viewer_zone_differs,
         rsvp_status_label=rsvp_status_label,
+        language_name=language_name,
         render_markdown=_render_markdown,
     )
 

@@ -73,7 +73,10 @@ def is_safe_redirect(target: str | None) -> bool:
 
 def absolute_url(endpoint: str, **values) -> str:
     """An absolute link built from BASE_URL, never from the request's Host (R16, R29)."""
-    from flask import url_for
+    from flask import has_request_context, url_for
 
     base = current_app.config["BASE_URL"].rstrip("/")
-    return base + url_for(endpoint, _external=False, **values)
+    if has_request_context():
+        return base + url_for(endpoint, _external=False, **values)
+    # From the command line (digests, reminders): build the path from the URL map.
+    return base + current_app.url_map.bind("localhost").build(endpoint, values)

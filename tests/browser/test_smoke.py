@@ -61,7 +61,7 @@ def assert_home_page_content(page, locale: str) -> None:
     hubs = page.locator("section[aria-labelledby='hubs-heading']")
     expect(hubs.get_by_role("heading", level=2)).to_have_text(want["hubs"])
     # A chapter heading is followed by the list of its own hubs, and only those.
-    chapter_list = hubs.locator(f"h3:text-is('{want['chapter']}') + ul.hub-list")
+    chapter_list = hubs.locator(f"h3:has(a:text-is('{want['chapter']}')) + ul.hub-list")
     expect(chapter_list).to_have_count(1)
     listed = chapter_list.inner_text()
     for hub_name in want["chapter_hubs"]:

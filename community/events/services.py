@@ -1,0 +1,260 @@
+"""Event rules: who sees an event and its location, RSVPs that never overbook,
+the waiting list, and what people other than organisers see of attendance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import delete, func, select
+
+from community.auth.models import User
+from community.database import utcnow
+from community.events.models import Audience, Event, EventStatus, Rsvp, RsvpStatus, Tier
+from community.extensions import db
+from community.hubs.models import CountDisplay, Membership, MembershipStatus
+from community.permissions import HubAction, hub_can, membership_of
+
+
+class EventError(Exception):
+    """An RSVP rule refused the request; ``message`` is translated."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class Viewer:
+    """Who is looking at an event, loaded once per request."""
+
+    user: User | None
+    membership: Membership | None
+    rsvp: Rsvp | None
+    organiser: bool
+
+    @property
+    def active_member(self) -> bool:
+        return self.membership is not None and self.membership.status is MembershipStatus.ACTIVE
+
+    @property
+    def confirmed(self) -> bool:
+        return self.rsvp is not None and self.rsvp.status is RsvpStatus.GOING
+
+
+def event_by_public_id(public_id: str) -> Event | None:
+    return db.session.scalar(select(Event).where(Event.public_id == public_id))
+
+
+def viewer_for(event: Event, user) -> Viewer:
+    membership = membership_of(user, event.hub)
+    rsvp = None
+    if user is not None and user.is_authenticated:
+        rsvp = db.session.scalar(
+            select(Rsvp).where(Rsvp.event_id == event.id, Rsvp.user_id == user.id))
+    organiser = hub_can(user, HubAction.MANAGE_MEMBERS, event.hub, membership)
+    return Viewer(user if user is not None and user.is_authenticated else None,
+                  membership, rsvp, organiser)
+
+
+def can_view(event: Event, viewer: Viewer) -> bool:
+    """Drafts for organisers; members-only for active members; invite-only for
+    organisers and invited people; all of it only inside a hub the viewer may see."""
+    if viewer.organiser:
+        return True
+    if event.status is EventStatus.DRAFT:
+        return False
+    if not hub_can(viewer.user, HubAction.VIEW, event.hub, viewer.membership):
+        return False
+    if event.audience is Audience.PUBLIC:
+        return True
+    if event.audience is Audience.MEMBERS:
+        return viewer.active_member
+    return viewer.rsvp is not None
+
+
+def tier_allows(tier: Tier, event: Event, viewer: Viewer, now: datetime | None = None) -> bool:
+    """Whether a location or link of this tier may be shown (DESIGN §2 rule 2, R3)."""
+    if viewer.organiser:
+        return True
+    if event.location_reveal_at is not None and (now or utcnow()) < event.location_reveal_at:
+        return False
+    if tier is Tier.PUBLIC:
+        return True
+    if tier is Tier.MEMBERS:
+        return viewer.active_member or viewer.confirmed
+    return viewer.confirmed
+
+
+def seats_taken(event: Event) -> int:
+    """People counted against capacity: confirmed attendees and their guests."""
+    return db.session.scalar(
+        select(func.coalesce(func.sum(1 + Rsvp.guests), 0))
+        .where(Rsvp.event_id == event.id, Rsvp.status == RsvpStatus.GOING)
+    ) or 0
+
+
+def seats_left(event: Event) -> int | None:
+    if event.capacity is None:
+        return None
+    return max(0, event.capacity - seats_taken(event))
+
+
+def attendance_text(event: Event, viewer: Viewer) -> str | None:
+    """What someone sees of attendance: exact, a range, or nothing (DESIGN §2 rule 1)."""
+    taken = seats_taken(event)
+    if viewer.organiser:
+        return _("%(num)s going, including guests", num=taken)
+    display = event.hub.attendee_count_display
+    if event.hide_attendee_count or display is CountDisplay.HIDDEN:
+        return None
+    if display is CountDisplay.RANGE:
+        if taken < 10:
+            return _("Fewer than 10 going")
+        if taken < 50:
+            return _("10 to 49 going")
+        return _("50 or more going")
+    return _("%(num)s going", num=taken)
+
+
+def _lock(event: Event) -> None:
+    # Serialise RSVPs for one event: a row lock on PostgreSQL, and on SQLite a
+    # write that takes the database's write lock before seats are counted.
+    db.session.execute(
+        Event.__table__.update().where(Event.__table__.c.id == event.id)
+        .values(updated_at=Event.__table__.c.updated_at)
+    )
+
+
+def rsvp(event: Event, user: User, *, guests: int = 0, note: str = "",
+         now: datetime | None = None) -> Rsvp:
+    """Answer "going" for ``user``: confirmed, pending approval or waitlisted.
+
+    Capacity (guests included) is never exceeded, even under concurrent
+    requests. Raises EventError when the answer cannot be taken.
+    """
+    now = now or utcnow()
+    if not user.is_verified:
+        raise EventError(_("Please confirm your email address before you RSVP."))
+    if event.status is not EventStatus.PUBLISHED:
+        raise EventError(_("This event is not taking RSVPs."))
+    if event.ends_at <= now:
+        raise EventError(_("This event is over."))
+    if event.rsvp_opens_at and now < event.rsvp_opens_at:
+        raise EventError(_("RSVPs have not opened yet."))
+    if event.rsvp_closes_at and now >= event.rsvp_closes_at:
+        raise EventError(_("RSVPs are closed."))
+    if guests < 0 or guests > event.max_guests:
+        raise EventError(_("You can bring at most %(num)s guests.", num=event.max_guests))
+    viewer = viewer_for(event, user)
+    if not can_view(event, viewer):
+        raise EventError(_("This event is not open to you."))
+    _lock(event)
+    existing = db.session.scalar(
+        select(Rsvp).where(Rsvp.event_id == event.id, Rsvp.user_id == user.id))
+    if existing is not None and existing.status is not RsvpStatus.DECLINED:
+        raise EventError(_("You have already answered. Withdraw first to change your answer."))
+    if existing is not None:
+        db.session.delete(existing)
+        db.session.flush()
+    if event.rsvp_approval:
+        status = RsvpStatus.PENDING
+    else:
+        left = seats_left(event)
+        queue = db.session.scalar(select(Rsvp.id).where(
+            Rsvp.event_id == event.id, Rsvp.status == RsvpStatus.WAITLISTED).limit(1))
+        # Nobody jumps the queue: while people wait, new answers wait behind them.
+        if queue is None and (left is None or left >= 1 + guests):
+            status = RsvpStatus.GOING
+        elif event.waitlist_enabled:
+            status = RsvpStatus.WAITLISTED
+        else:
+            raise EventError(_("This event is full."))
+    answer = Rsvp(event=event, user=user, status=status, guests=guests, note=note.strip()[:500])
+    db.session.add(answer)
+    db.session.flush()
+    return answer
+
+
+def withdraw(event: Event, user: User) -> list[Rsvp]:
+    """Delete the user's RSVP (nothing is kept of a change of mind) and fill the
+    freed seats from the waiting list. Returns the promoted RSVPs."""
+    _lock(event)
+    found = db.session.execute(
+        delete(Rsvp).where(Rsvp.event_id == event.id, Rsvp.user_id == user.id)
+    ).rowcount
+    if not found:
+        raise EventError(_("You have not answered this event."))
+    db.session.expire_all()
+    return promote_waitlist(event)
+
+
+def promote_waitlist(event: Event) -> list[Rsvp]:
+    """Move waitlisted people, first come first served, into free seats and tell them.
+
+    Stops at the first person (with guests) who does not fit, so nobody jumps
+    the queue; a cancelled or finished event promotes nobody.
+    """
+    from community.mail import queue_templated_email
+    from community.security import absolute_url
+
+    _lock(event)
+    if event.status is not EventStatus.PUBLISHED or event.ends_at < utcnow():
+        return []
+    promoted = []
+    waiting = db.session.scalars(
+        select(Rsvp).where(Rsvp.event_id == event.id, Rsvp.status == RsvpStatus.WAITLISTED)
+        .order_by(Rsvp.created_at, Rsvp.id)
+    ).all()
+    for candidate in waiting:
+        left = seats_left(event)
+        if left is not None and left < 1 + candidate.guests:
+            break
+        candidate.status = RsvpStatus.GOING
+        db.session.flush()
+        promoted.append(candidate)
+        person = candidate.user
+        if person is not None and person.notify_waitlist:
+            # Title, date and a link only: never the address (R44).
+            queue_templated_email(
+                to_address=person.email, locale=person.locale, template="waitlist_promoted",
+                user_id=person.id, display_name=person.display_name, event=event,
+                event_url=absolute_url("events.detail", public_id=event.public_id),
+                dedupe_key=f"waitlist:{candidate.public_id}",
+            )
+    return promoted
+
+
+@dataclass
+class Location:
+    """What of an event's place a viewer may see."""
+
+    venue: str = ""
+    address: str = ""
+    online_url: str = ""
+    hidden: bool = False          # something exists that this viewer may not see yet
+    reveal_at: datetime | None = None
+
+    @property
+    def calendar_text(self) -> str | None:
+        return ", ".join(p for p in (self.venue, self.address) if p) or None
+
+
+def location_for(event: Event, viewer: Viewer, now: datetime | None = None) -> Location:
+    """The venue, address and online link this viewer may see (R3)."""
+    place = Location()
+    has_place = bool(event.venue or event.address)
+    if has_place:
+        if tier_allows(event.location_visibility, event, viewer, now):
+            place.venue, place.address = event.venue, event.address
+        else:
+            place.hidden = True
+    if event.online_url:
+        if tier_allows(event.online_visibility, event, viewer, now):
+            place.online_url = event.online_url
+        else:
+            place.hidden = True
+    if place.hidden and event.location_reveal_at and (now or utcnow()) < event.location_reveal_at:
+        place.reveal_at = event.location_reveal_at
+    return place

@@ -1,0 +1,250 @@
+"""Event pages, location tiers (R3), RSVPs, capacity and the waiting list."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from community.database import utcnow
+from community.events.models import Audience, EventStatus, Rsvp, RsvpStatus, Tier
+from community.extensions import db
+from community.factories import make_event, make_hub, make_membership, make_rsvp, make_user
+from community.hubs.models import CountDisplay, HubVisibility, MemberRole
+from tests.conftest import csrf_token, login_as, outbox
+
+ADDRESS = "MARKER-ADDRESS 12 Secret Street"
+LINK = "https://meet.example/MARKER-LINK"
+
+
+def answer(client, event, guests=0):
+    page = client.get(f"/events/{event.public_id}")
+    return client.post(f"/events/{event.public_id}/rsvp",
+                       data={"csrf_token": csrf_token(page), "guests": guests})
+
+
+def withdraw(client, event):
+    page = client.get(f"/events/{event.public_id}")
+    return client.post(f"/events/{event.public_id}/withdraw",
+                       data={"csrf_token": csrf_token(page)})
+
+
+def status_of(user, event):
+    return db.session.scalar(select(Rsvp.status).where(Rsvp.user_id == user.id,
+                                                       Rsvp.event_id == event.id))
+
+
+@pytest.fixture
+def people():
+    hub = make_hub(slug="tier-hub")
+    roles = {name: make_user(f"{name}@tiers.example") for name in
+             ("member", "attendee", "waitlisted", "pending", "stranger", "organiser")}
+    for name in ("member", "attendee", "waitlisted", "pending"):
+        make_membership(roles[name], hub)
+    make_membership(roles["organiser"], hub, MemberRole.ORGANISER)
+    return hub, roles
+
+
+def client_for(app, user):
+    client = app.test_client()
+    return login_as(client, user) if user is not None else client
+
+
+# Who sees the address, per tier, before any reveal time.
+TIER_MATRIX = {
+    Tier.PUBLIC: {"visitor", "stranger", "member", "pending", "waitlisted", "attendee",
+                  "organiser"},
+    Tier.MEMBERS: {"member", "pending", "waitlisted", "attendee", "organiser"},
+    Tier.ATTENDEES: {"attendee", "organiser"},
+}
+
+
+@pytest.mark.parametrize("tier", list(Tier))
+def test_r3_address_and_link_follow_their_tier_on_page_and_calendar(app, people, tier):
+    hub, roles = people
+    event = make_event(hub, venue="MARKER-VENUE hall", address=ADDRESS, online_url=LINK,
+                       location_visibility=tier, online_visibility=tier)
+    make_rsvp(event, roles["attendee"])
+    make_rsvp(event, roles["waitlisted"], RsvpStatus.WAITLISTED)
+    make_rsvp(event, roles["pending"], RsvpStatus.PENDING)
+    for name in ["visitor", *roles]:
+        client = client_for(app, roles.get(name))
+        page = client.get(f"/events/{event.public_id}").get_data(as_text=True)
+        ics = client.get(f"/events/{event.public_id}/calendar.ics").get_data(as_text=True)
+        sees = name in TIER_MATRIX[tier]
+        for marker in ("MARKER-ADDRESS", "MARKER-VENUE", "MARKER-LINK"):
+            assert (marker in page) is sees, (name, marker, "page")
+            assert (marker in ics.replace("\r\n ", "")) is sees, (name, marker, "ics")
+        if not sees:
+            assert "shared with" in page
+        # Never in the page's title or metadata.
+        head = page.split("</head>")[0]
+        assert "MARKER" not in head
+
+
+def test_r3_nobody_but_organisers_sees_the_address_before_the_reveal_time(app, people):
+    hub, roles = people
+    reveal = utcnow() + timedelta(days=2)
+    event = make_event(hub, address=ADDRESS, location_visibility=Tier.ATTENDEES,
+                       location_reveal_at=reveal, starts_at=utcnow() + timedelta(days=3))
+    make_rsvp(event, roles["attendee"])
+    with time_machine.travel(reveal - timedelta(seconds=1), tick=False):
+        attendee = client_for(app, roles["attendee"])
+        organiser = client_for(app, roles["organiser"])
+        early = attendee.get(f"/events/{event.public_id}").get_data(as_text=True)
+        assert "MARKER-ADDRESS" not in early and "will be shared on" in early
+        assert "MARKER-ADDRESS" not in attendee.get(
+            f"/events/{event.public_id}/calendar.ics").get_data(as_text=True)
+        assert "MARKER-ADDRESS" in organiser.get(f"/events/{event.public_id}").get_data(
+            as_text=True)
+    with time_machine.travel(reveal + timedelta(seconds=1), tick=False):
+        attendee = client_for(app, roles["attendee"])
+        assert "MARKER-ADDRESS" in attendee.get(f"/events/{event.public_id}").get_data(
+            as_text=True)
+
+
+def test_r3_the_address_never_goes_into_an_email(app, people):
+    hub, roles = people
+    event = make_event(hub, address=ADDRESS, capacity=1, location_visibility=Tier.PUBLIC)
+    make_rsvp(event, roles["attendee"])
+    make_rsvp(event, roles["waitlisted"], RsvpStatus.WAITLISTED)
+    withdraw(client_for(app, roles["attendee"]), event)
+    [email] = outbox(roles["waitlisted"].email)
+    assert "place opened up" in email.subject.lower()
+    assert "MARKER" not in email.body_text + email.body_html + email.subject
+    assert f"/events/{event.public_id}" in email.body_text
+
+
+def test_members_only_and_draft_events_are_404_like_missing_ones(app, people):
+    hub, roles = people
+    members_only = make_event(hub, audience=Audience.MEMBERS)
+    draft = make_event(hub, status=EventStatus.DRAFT)
+    stranger = client_for(app, roles["stranger"])
+    missing = stranger.get("/events/no-such-event-id-00000")
+    mask = lambda r: re.sub(r'value="[^"]*"', "", r.get_data(as_text=True))  # noqa: E731
+    for event in (members_only, draft):
+        response = stranger.get(f"/events/{event.public_id}")
+        assert response.status_code == 404 and mask(response) == mask(missing)
+    member = client_for(app, roles["member"])
+    assert member.get(f"/events/{members_only.public_id}").status_code == 200
+    assert member.get(f"/events/{draft.public_id}").status_code == 404
+    assert client_for(app, roles["organiser"]).get(
+        f"/events/{draft.public_id}").status_code == 200
+
+
+def test_r4_events_of_an_unlisted_hub_are_hidden_from_outsiders(app):
+    hub = make_hub(visibility=HubVisibility.UNLISTED)
+    event = make_event(hub)
+    assert app.test_client().get(f"/events/{event.public_id}").status_code == 404
+
+
+def test_capacity_counts_guests_then_fills_the_waiting_list(app, people):
+    hub, roles = people
+    event = make_event(hub, capacity=4, max_guests=2)
+    assert answer(client_for(app, roles["member"]), event, guests=2).status_code == 302
+    assert status_of(roles["member"], event) is RsvpStatus.GOING
+    answer(client_for(app, roles["attendee"]), event, guests=1)
+    assert status_of(roles["attendee"], event) is RsvpStatus.WAITLISTED
+    # One seat is free, but nobody jumps the queue.
+    answer(client_for(app, roles["stranger"]), event)
+    assert status_of(roles["stranger"], event) is RsvpStatus.WAITLISTED
+
+
+def test_withdrawing_deletes_the_answer_and_promotes_the_first_who_fits(app, people):
+    hub, roles = people
+    event = make_event(hub, capacity=2, max_guests=1)
+    make_rsvp(event, roles["member"], guests=1)
+    with time_machine.travel(utcnow() + timedelta(seconds=1), tick=False):
+        make_rsvp(event, roles["attendee"], RsvpStatus.WAITLISTED, guests=1)
+    with time_machine.travel(utcnow() + timedelta(seconds=2), tick=False):
+        make_rsvp(event, roles["stranger"], RsvpStatus.WAITLISTED)
+    withdraw(client_for(app, roles["member"]), event)
+    assert status_of(roles["member"], event) is None
+    assert status_of(roles["attendee"], event) is RsvpStatus.GOING
+    assert status_of(roles["stranger"], event) is RsvpStatus.WAITLISTED
+
+
+def test_full_event_without_waiting_list_says_so(app, people):
+    hub, roles = people
+    event = make_event(hub, capacity=1, waitlist_enabled=False)
+    make_rsvp(event, roles["member"])
+    client = client_for(app, roles["stranger"])
+    answer(client, event)
+    assert status_of(roles["stranger"], event) is None
+    assert "This event is full." in client.get(f"/events/{event.public_id}").get_data(
+        as_text=True)
+
+
+def test_rsvp_approval_makes_answers_pending(app, people):
+    hub, roles = people
+    event = make_event(hub, rsvp_approval=True)
+    answer(client_for(app, roles["member"]), event)
+    assert status_of(roles["member"], event) is RsvpStatus.PENDING
+
+
+@pytest.mark.parametrize("guests", ["-1", "3", "abc", "99999999999999"])
+def test_bad_guest_numbers_are_refused_with_a_message(app, people, guests):
+    hub, roles = people
+    event = make_event(hub, max_guests=2)
+    client = client_for(app, roles["member"])
+    response = answer(client, event, guests=guests)
+    assert response.status_code == 302
+    assert status_of(roles["member"], event) is None
+
+
+def test_unverified_people_and_past_events_take_no_rsvp(app, people):
+    hub, _roles = people
+    unverified = make_user(verified=False)
+    event = make_event(hub)
+    answer(client_for(app, unverified), event)
+    assert status_of(unverified, event) is None
+    past = make_event(hub, starts_at=utcnow() - timedelta(days=2))
+    member = make_user()
+    answer(client_for(app, member), past)
+    assert status_of(member, past) is None
+
+
+@pytest.mark.parametrize(("display", "expected", "absent"), [
+    (CountDisplay.EXACT, "12 going", "Fewer than"),
+    (CountDisplay.RANGE, "10 to 49 going", "12 going"),
+    (CountDisplay.HIDDEN, None, "going"),
+])
+def test_attendance_is_a_count_or_range_never_names(app, display, expected, absent):
+    hub = make_hub(attendee_count_display=display)
+    event = make_event(hub)
+    for n in range(12):
+        make_rsvp(event, make_user(display_name=f"MARKER-NAME-{n}"))
+    body = app.test_client().get(f"/events/{event.public_id}").get_data(as_text=True)
+    assert "MARKER-NAME" not in body
+    if expected:
+        assert expected in body
+    assert absent not in body.split('<section aria-labelledby="rsvp-heading"')[0].split(
+        "<dl")[1]
+
+
+def test_event_page_in_chinese_with_times_in_both_zones(app):
+    from datetime import UTC, datetime
+
+    hub = make_hub(timezone="Europe/London")
+    event = make_event(hub, title_zh="電影夜", starts_at=datetime(2031, 7, 1, 18, tzinfo=UTC),
+                       languages="yue en")
+    viewer = make_user(timezone="Asia/Taipei", locale="zh_Hant_HK")
+    body = login_as(app.test_client(), viewer).get(f"/events/{event.public_id}").get_data(
+        as_text=True)
+    assert "電影夜" in body
+    assert "2031年7月1日" in body and "BST" in body
+    assert "2031年7月2日" in body  # 02:00 the next day in Taipei
+    assert "廣東話" in body
+
+
+def test_calendar_file_carries_the_time_zone(app):
+    hub = make_hub(timezone="America/Toronto")
+    event = make_event(hub, title_en="Film night")
+    ics = app.test_client().get(f"/events/{event.public_id}/calendar.ics")
+    assert ics.headers["Content-Type"].startswith("text/calendar")
+    text = ics.get_data(as_text=True)
+    assert "DTSTART;TZID=America/Toronto:" in text
+    assert "BEGIN:VTIMEZONE" in text and "SUMMARY:Film night" in text
