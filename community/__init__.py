@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from community.config import DEFAULTS, PROJECT_ROOT, production_problems
+from community.database import sqlite_begin
 
 
 class UnsafeConfiguration(RuntimeError):
@@ -82,10 +83,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _sqlite_begin(conn) -> None:
-    conn.exec_driver_sql("BEGIN")
-
-
 def register_extensions(app: Flask) -> None:
     from community import i18n, models  # noqa: F401  (registers every table)
     from community.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -102,7 +99,7 @@ def register_extensions(app: Flask) -> None:
         engine = db.engine
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine, "connect", _sqlite_pragmas)
-            sa.event.listen(engine, "begin", _sqlite_begin)
+            sa.event.listen(engine, "begin", sqlite_begin)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import OperationalError
 
 from community import calendars
 from community.auth.decorators import login_required, verified_required
+from community.database import write_transaction
 from community.events import services
 from community.events.forms import RsvpForm, WithdrawForm
 from community.events.models import RsvpStatus
@@ -41,18 +41,6 @@ def detail(public_id: str):
     )
 
 
-def _retrying(operation):
-    """Run an RSVP change, retrying when SQLite reports a concurrent writer."""
-    for attempt in range(3):
-        try:
-            return operation()
-        except OperationalError:
-            db.session.rollback()
-            if attempt == 2:
-                raise
-    return None
-
-
 @bp.post("/events/<public_id>/rsvp")
 @verified_required
 def rsvp(public_id: str):
@@ -63,13 +51,15 @@ def rsvp(public_id: str):
             for error in errors:
                 flash(error, "error")
         return redirect(url_for("events.detail", public_id=public_id))
+    guests, note = form.guests.data or 0, form.note.data or ""
     try:
-        answer = _retrying(lambda: services.rsvp(
-            event, current_user, guests=form.guests.data or 0, note=form.note.data or ""))
+        with write_transaction(db.session):
+            answer = services.rsvp(event, current_user, guests=guests, note=note)
+            db.session.commit()
     except services.EventError as error:
+        db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for("events.detail", public_id=public_id))
-    db.session.commit()
     messages = {
         RsvpStatus.GOING: _("You are going. See you there!"),
         RsvpStatus.WAITLISTED: _("The event is full, so you are on the waiting list. "
@@ -87,11 +77,13 @@ def withdraw(public_id: str):
     if not WithdrawForm().validate_on_submit():
         abort(400)
     try:
-        _retrying(lambda: services.withdraw(event, current_user))
+        with write_transaction(db.session):
+            services.withdraw(event, current_user)
+            db.session.commit()
     except services.EventError as error:
+        db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for("events.detail", public_id=public_id))
-    db.session.commit()
     flash(_("Your answer is withdrawn. Nothing of it is kept."), "success")
     return redirect(url_for("events.detail", public_id=public_id))
 
