@@ -43,11 +43,11 @@ test: setup lint
 	env -u TEST_DATABASE_URL $(BIN)/pytest
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		echo "== again on PostgreSQL =="; \
-		$(BIN)/pytest -m "not browser"; \
+		$(BIN)/pytest -m "not browser and not benchmark"; \
 	fi
 
 bench: setup
-	$(BIN)/pytest -m benchmark tests/benchmarks -p no:randomly -s
+	$(BIN)/pytest -m benchmark tests/benchmarks -s -q
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

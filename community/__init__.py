@@ -29,6 +29,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder="static",
     )
+    from community.security import make_request_class
+
+    app.request_class = make_request_class()
     load_config(app, config)
     register_extensions(app)
     register_blueprints(app)

@@ -80,3 +80,32 @@ def absolute_url(endpoint: str, **values) -> str:
         return base + url_for(endpoint, _external=False, **values)
     # From the command line (digests, reminders): build the path from the URL map.
     return base + current_app.url_map.bind("localhost").build(endpoint, values)
+
+
+def _without_nul(data):
+    from werkzeug.datastructures import ImmutableMultiDict
+
+    return ImmutableMultiDict(
+        (key.replace("\x00", ""), value.replace("\x00", "") if isinstance(value, str) else value)
+        for key, value in data.items(multi=True)
+    )
+
+
+def make_request_class():
+    """A Request whose query and form values never carry NUL characters, which
+    PostgreSQL refuses in text: no input may turn into a server error."""
+    from flask import Request
+
+    class HarbourRequest(Request):
+        @property
+        def args(self):
+            if "_clean_args" not in self.__dict__:
+                self.__dict__["_clean_args"] = _without_nul(Request.args.fget(self))
+            return self.__dict__["_clean_args"]
+
+        def _load_form_data(self) -> None:
+            super()._load_form_data()
+            if "form" in self.__dict__:
+                self.__dict__["form"] = _without_nul(self.__dict__["form"])
+
+    return HarbourRequest

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -27,6 +36,53 @@ def visible_event_or_404(public_id: str):
     if not services.can_view(event, viewer):
         abort(404)
     return event, viewer
+
+
+def _date_arg(name: str):
+    """A YYYY-MM-DD query parameter as the start of that day in UTC, or None."""
+    from datetime import UTC, datetime
+
+    value = request.args.get(name, "")
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC) if value else None
+    except ValueError:
+        return None
+
+
+@bp.get("/events")
+def listing():
+    from datetime import timedelta
+
+    from community.hubs import services as hub_services
+    from community.hubs.routes import int_arg
+
+    chapters = hub_services.chapters()
+    chapter = request.args.get("chapter", "")
+    if chapter not in {c.code for c in chapters}:
+        chapter = ""
+    date_from, date_to = _date_arg("from"), _date_arg("to")
+    filters = {
+        "q": request.args.get("q", "")[:100],
+        "chapter": chapter,
+        "hub": request.args.get("hub", "")[:64],
+        "language": request.args.get("language", "") if request.args.get("language") in
+        LANGUAGE_FILTERS else "",
+        "mode": request.args.get("mode", "") if request.args.get("mode") in MODES else "",
+        "from": request.args.get("from", "") if date_from else "",
+        "to": request.args.get("to", "") if date_to else "",
+    }
+    page = services.public_listing(
+        query=filters["q"], chapter_code=chapter, hub_slug=filters["hub"],
+        date_from=date_from, date_to=date_to + timedelta(days=1) if date_to else None,
+        language=filters["language"], mode=filters["mode"], page=int_arg("page"),
+    )
+    return render_template("events/list.html", page=page, filters=filters, chapters=chapters,
+                           languages=LANGUAGE_FILTERS, modes=MODES,
+                           query_args={k: v for k, v in filters.items() if v})
+
+
+LANGUAGE_FILTERS = ("yue", "en", "cmn")
+MODES = ("in_person", "online", "hybrid")
 
 
 @bp.get("/events/<public_id>")

@@ -258,3 +258,50 @@ def location_for(event: Event, viewer: Viewer, now: datetime | None = None) -> L
     if place.hidden and event.location_reveal_at and (now or utcnow()) < event.location_reveal_at:
         place.reveal_at = event.location_reveal_at
     return place
+
+
+def public_listing(*, query: str = "", chapter_code: str = "", hub_slug: str = "",
+                   date_from=None, date_to=None, language: str = "", mode: str = "",
+                   page: int = 1, per_page: int = 20):
+    """Upcoming public events of listed hubs with the list page's filters, soonest first.
+
+    Uses ix_events_listing (status, audience, starts_at); bad filter values
+    simply match nothing rather than failing.
+    """
+    from sqlalchemy import or_
+    from sqlalchemy.orm import contains_eager
+
+    from community.events.models import EventMode
+    from community.hubs.models import Chapter, Hub
+    from community.hubs.services import Page, escape_like, listed_hub_clause
+
+    stmt = (
+        select(Event).join(Event.hub).join(Hub.chapter)
+        .where(Event.status == EventStatus.PUBLISHED, Event.audience == Audience.PUBLIC,
+               Event.ends_at >= (date_from or utcnow()), listed_hub_clause())
+    )
+    if date_to is not None:
+        stmt = stmt.where(Event.starts_at < date_to)
+    if chapter_code:
+        stmt = stmt.where(Chapter.code == chapter_code)
+    if hub_slug:
+        stmt = stmt.where(Hub.slug == hub_slug)
+    if language:
+        stmt = stmt.where((" " + Event.languages + " ").like(f"% {escape_like(language)} %",
+                                                              escape="\\"))
+    if mode in {m.value for m in EventMode}:
+        stmt = stmt.where(Event.mode == EventMode(mode))
+    query = query.strip()[:100]
+    if query:
+        pattern = f"%{escape_like(query.casefold())}%"
+        stmt = stmt.where(or_(func.lower(Event.title_en).like(pattern, escape="\\"),
+                              func.lower(Event.title_zh).like(pattern, escape="\\")))
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    items = list(db.session.scalars(
+        stmt.options(contains_eager(Event.hub).contains_eager(Hub.chapter))
+        .order_by(Event.starts_at, Event.id)
+        .offset((page - 1) * per_page).limit(per_page)
+    ))
+    return Page(items, page, pages, total)

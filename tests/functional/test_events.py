@@ -248,3 +248,40 @@ def test_calendar_file_carries_the_time_zone(app):
     text = ics.get_data(as_text=True)
     assert "DTSTART;TZID=America/Toronto:" in text
     assert "BEGIN:VTIMEZONE" in text and "SUMMARY:Film night" in text
+
+
+def test_event_list_filters_by_chapter_language_mode_dates_and_title(client):
+    from datetime import UTC, datetime
+
+    from community.events.models import EventMode
+    from community.factories import make_chapter
+
+    uk, au = make_chapter("uk"), make_chapter("au")
+    london, sydney = make_hub(uk, "london"), make_hub(au, "sydney")
+    make_event(london, title_en="Film night", languages="yue en",
+               starts_at=datetime(2031, 5, 1, 18, tzinfo=UTC))
+    make_event(sydney, title_en="Online talk", languages="cmn", mode=EventMode.ONLINE,
+               starts_at=datetime(2031, 6, 1, 18, tzinfo=UTC))
+    make_event(sydney, title_en="MARKER-members", audience=Audience.MEMBERS)
+
+    def titles(**query):
+        body = client.get("/events", query_string=query).get_data(as_text=True)
+        assert "MARKER-members" not in body
+        return {t for t in ("Film night", "Online talk") if t in body}
+
+    assert titles() == {"Film night", "Online talk"}
+    assert titles(chapter="uk") == {"Film night"}
+    assert titles(language="cmn") == {"Online talk"}
+    assert titles(mode="online") == {"Online talk"}
+    assert titles(q="film") == {"Film night"}
+    assert titles(**{"from": "2031-05-15"}) == {"Online talk"}
+    assert titles(to="2031-05-02") == {"Film night"}
+
+
+@pytest.mark.parametrize("query", [
+    {"from": "2031-13-45"}, {"to": "yesterday"}, {"page": "-1"}, {"language": "<script>"},
+    {"mode": "teleport"}, {"chapter": "' OR 1=1"}, {"q": "%_" * 300}, {"hub": "\x00"},
+])
+def test_event_list_survives_bad_filters(client, query):
+    make_event()
+    assert client.get("/events", query_string=query).status_code == 200

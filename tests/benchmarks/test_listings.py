@@ -1,0 +1,90 @@
+"""Listing pages with 100,000 events: `make bench` prints timings and checks that
+the queries use the listing indexes (a plan, not a stopwatch, is what is asserted)."""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from community import create_app
+from community.database import new_public_id, utcnow
+from community.events.models import Event
+from community.extensions import db
+from tests.conftest import base_config
+
+pytestmark = [pytest.mark.benchmark, pytest.mark.no_db]
+
+EVENTS = 100_000
+
+
+@pytest.fixture(scope="module")
+def big_app(tmp_path_factory):
+    from flask_migrate import upgrade
+
+    from community.cli import seed_demo
+
+    url = "sqlite:///" + str(tmp_path_factory.mktemp("bench") / "bench.sqlite")
+    app = create_app(base_config(url))
+    with app.app_context():
+        upgrade()
+        seed_demo("benchmark-password")
+        db.session.commit()
+        hub_ids = [row[0] for row in db.session.execute(sa.text("SELECT id, timezone FROM hubs"))]
+        rng = random.Random(7)
+        now = utcnow()
+        started = time.perf_counter()
+        rows = []
+        for n in range(EVENTS):
+            start = now + timedelta(hours=rng.randint(-24 * 365, 24 * 365))
+            rows.append({
+                "public_id": new_public_id(), "hub_id": rng.choice(hub_ids),
+                "title_en": f"Bench event {n}", "title_zh": f"活動 {n}",
+                "starts_at": start, "ends_at": start + timedelta(hours=2),
+                "timezone": "Europe/London",
+                "status": rng.choice(["published"] * 8 + ["draft", "cancelled"]),
+                "audience": rng.choice(["public"] * 3 + ["members"]),
+                "languages": rng.choice(["yue en", "en", "cmn", "yue"]),
+                "mode": rng.choice(["in_person", "online", "hybrid"]),
+            })
+        for chunk in range(0, EVENTS, 10_000):
+            db.session.execute(sa.insert(Event), rows[chunk:chunk + 10_000])
+        db.session.commit()
+        print(f"\ninserted {EVENTS} events in {time.perf_counter() - started:.1f}s")
+    return app
+
+
+PAGES = ["/", "/events", "/events?chapter=uk", "/events?language=cmn&mode=online",
+         "/events?page=50", "/hubs", "/hubs/london", "/chapters/uk"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_listing_pages_with_100k_events(big_app, path):
+    client = big_app.test_client()
+    assert client.get(path).status_code == 200  # warm up
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        response = client.get(path)
+        timings.append(time.perf_counter() - started)
+        assert response.status_code == 200
+    timings.sort()
+    print(f"\n{path}: median {timings[2] * 1000:.0f} ms, best {timings[0] * 1000:.0f} ms")
+
+
+def test_upcoming_listing_uses_an_index(big_app):
+    with big_app.app_context():
+        plan = db.session.execute(sa.text(
+            "EXPLAIN QUERY PLAN SELECT id FROM events WHERE status = 'published' "
+            "AND audience = 'public' AND ends_at >= :now ORDER BY starts_at LIMIT 20"
+        ), {"now": utcnow().replace(tzinfo=None)}).all()
+        text = " ".join(str(row[-1]) for row in plan)
+        print("\nplan:", text)
+        assert "USING INDEX ix_events_listing" in text or "USING INDEX ix_events_hub" in text
+        hub_plan = " ".join(str(r[-1]) for r in db.session.execute(sa.text(
+            "EXPLAIN QUERY PLAN SELECT id FROM events WHERE hub_id = 1 AND status = 'published'"
+            " ORDER BY starts_at LIMIT 20")).all())
+        assert "ix_events_hub_listing" in hub_plan
