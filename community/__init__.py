@@ -125,3 +125,11 @@ def register_hooks(app: Flask) -> None:
     from community.security import apply_security_headers
 
     app.after_request(apply_security_headers)
+
+    @app.url_value_preprocessor
+    def refuse_nul_in_paths(_endpoint, values):
+        # PostgreSQL refuses NUL in text; such a path names nothing (404, not 500).
+        from flask import abort
+
+        if values and any("\x00" in str(value) for value in values.values()):
+            abort(404)

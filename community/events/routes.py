@@ -35,6 +35,12 @@ def visible_event_or_404(public_id: str):
     viewer = services.viewer_for(event, current_user)
     if not services.can_view(event, viewer):
         abort(404)
+    from flask import g
+
+    from community.hubs.settings_services import hidden_from_search
+
+    # A high-risk or unlisted hub's events stay out of search engines too.
+    g.noindex_hub = hidden_from_search(event.hub) or event.audience.value != "public"
     return event, viewer
 
 

@@ -11,7 +11,7 @@ from community.extensions import db
 from community.hubs import services
 from community.hubs.forms import JoinForm, LeaveForm, ListingForm
 from community.hubs.models import MembershipStatus
-from community.permissions import HubAction, hub_can, hub_or_404
+from community.permissions import HubAction, hub_can, hub_or_404, is_admin, is_coordinator
 
 bp = Blueprint("hubs", __name__)
 
@@ -46,6 +46,7 @@ def chapter(code: str):
         "hubs/chapter.html", chapter=chapter, hubs=services.chapter_hubs(chapter),
         events=services.chapter_events(chapter), updates=services.chapter_updates(chapter),
         coordinators=services.coordinators(chapter),
+        can_decide=is_admin(current_user) or is_coordinator(current_user, chapter),
     )
 
 
@@ -57,6 +58,8 @@ def detail(slug: str):
         "hubs/detail.html", hub=hub, membership=membership, is_member=member,
         can_join=hub_can(current_user, HubAction.JOIN, hub, membership),
         can_manage=hub_can(current_user, HubAction.MANAGE_MEMBERS, hub, membership),
+        can_view_audit=hub_can(current_user, HubAction.VIEW_AUDIT, hub, membership),
+        can_edit=hub_can(current_user, HubAction.EDIT, hub, membership),
         events=services.hub_events(hub, members=member),
         updates=services.hub_updates(hub, members=member),
         member_count=services.member_count(hub),

@@ -226,3 +226,9 @@ def test_r8_hidden_hub_answers_exactly_like_a_missing_one(client):
         hidden = client.get(f"/hubs/{slug}")
         assert hidden.status_code == 404
         assert masked(hidden) == masked(missing)
+
+
+@pytest.mark.parametrize("path", ["/hubs/%00", "/chapters/%00", "/events/%00x",
+                                  "/hubs/a%00b/members"])
+def test_nul_in_a_path_is_a_plain_404(client, path):
+    assert client.get(path).status_code == 404

@@ -1,0 +1,107 @@
+"""The audit trail (DESIGN §2 rule 8, R45): one helper to write an entry, and
+the words each action is shown with.
+
+``record`` adds an AuditEntry to the caller's session, so the entry commits
+or rolls back with the change it describes. It never reads the request: an
+entry holds who, what, which record and when — never an IP address (R37).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from flask_babel import lazy_gettext as _l
+
+from community.admin.models import AuditEntry
+from community.extensions import db
+
+__all__ = ["ACTION_LABELS", "describe", "escape_detail", "record"]
+
+# The column sizes of AuditEntry.
+ACTION_MAX_LENGTH = 64
+TARGET_TYPE_MAX_LENGTH = 32
+TARGET_ID_MAX_LENGTH = 64
+DETAIL_MAX_LENGTH = 500
+
+# An action as the audit page says it. Add yours beside the feature's first
+# entry; an action without words here is shown by its code.
+ACTION_LABELS = {
+    "member.approve": _l("Approved a request to join"),
+    "member.decline": _l("Declined a request to join"),
+    "member.remove": _l("Removed a member"),
+    "member.role": _l("Changed a member's role"),
+    "member.notes": _l("Edited private notes about a member"),
+}
+
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def describe(action: str) -> str:
+    """The words for ``action`` in the current language, or the code itself."""
+    label = ACTION_LABELS.get(action)
+    return str(label) if label is not None else action
+
+
+def _escape_char(ch: str) -> str:
+    if ch in _ESCAPES:
+        return _ESCAPES[ch]
+    if unicodedata.category(ch) in ("Cc", "Zl", "Zp"):
+        return f"\\u{ord(ch):04x}"
+    return ch
+
+
+def escape_detail(text: str, limit: int = DETAIL_MAX_LENGTH) -> str:
+    """``text`` on one line: backslash, CR, LF, tab and other control or line
+    separator characters written as escapes, so that user-controlled text
+    cannot forge a second entry in a line-based export (R45). Cut at
+    ``limit`` characters without splitting an escape."""
+    out: list[str] = []
+    length = 0
+    for ch in text or "":
+        piece = _escape_char(ch)
+        if length + len(piece) > limit:
+            break
+        out.append(piece)
+        length += len(piece)
+    return "".join(out)
+
+
+def _checked(value: str, name: str, limit: int) -> str:
+    value = str(value)
+    if not value or len(value) > limit or any(_escape_char(ch) != ch for ch in value):
+        raise ValueError(f"audit {name} must be 1 to {limit} printable characters")
+    return value
+
+
+def _user_id(user) -> int | None:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return user.id
+
+
+def record(actor, action: str, target_type: str, target_id: str, *, hub=None, chapter=None,
+           subject_user=None, detail: str = "") -> AuditEntry:
+    """Add one audit entry to ``db.session`` (not flushed, not committed).
+
+    ``actor`` and ``subject_user`` are users or None (anonymous counts as
+    None). The chapter defaults to the hub's. ``detail`` is escaped onto one
+    line and cut to fit. Raises ValueError for an empty, overlong or
+    unprintable action, target type or target id — those come from code,
+    not from people.
+    """
+    if chapter is not None:
+        chapter_id = chapter if isinstance(chapter, int) else chapter.id
+    else:
+        chapter_id = hub.chapter_id if hub is not None else None
+    entry = AuditEntry(
+        actor_id=_user_id(actor),
+        action=_checked(action, "action", ACTION_MAX_LENGTH),
+        target_type=_checked(target_type, "target type", TARGET_TYPE_MAX_LENGTH),
+        target_id=_checked(target_id, "target id", TARGET_ID_MAX_LENGTH),
+        hub_id=hub.id if hub is not None else None,
+        chapter_id=chapter_id,
+        subject_user_id=_user_id(subject_user),
+        detail=escape_detail(detail),
+    )
+    db.session.add(entry)
+    return entry

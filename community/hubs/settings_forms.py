@@ -1,0 +1,176 @@
+"""Forms of the hub settings and invite pages.
+
+Each form declares exactly the fields an organiser may change; the route
+passes those to a service and nothing else, so extra fields posted alongside
+(status, chapter_id, slug, high_risk...) change nothing (R10).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+
+from community.auth.forms import strip
+from community.hubs.models import CountDisplay, HubVisibility, JoinPolicy
+from community.members.forms import canonical_timezone
+
+NAME_MAX = 100
+CITY_MAX = 100
+DESCRIPTION_MAX = 10_000
+JOIN_QUESTION_MAX = 300
+EXPIRY_DAYS_MIN, EXPIRY_DAYS_MAX, EXPIRY_DAYS_DEFAULT = 1, 90, 7
+MAX_USES_MIN, MAX_USES_MAX = 1, 1000
+
+# Right-to-left overrides and isolates can make one name display as another.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def one_line(_form, field) -> None:
+    """Names, cities and the join question are one line of visible text."""
+    value = field.data or ""
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI_CONTROLS
+           for ch in value):
+        raise ValidationError(_l("Use one line of text, without line breaks or invisible "
+                                 "control characters."))
+
+
+def no_nul(_form, field) -> None:
+    """Descriptions may hold line breaks but no other control characters."""
+    value = field.data or ""
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\r\t" for ch in value):
+        raise ValidationError(_l("Remove the invisible control characters from this text."))
+
+
+def at_most(n: int) -> Length:
+    return Length(max=n, message=_l("Use at most %(max)d characters."))
+
+
+def join_policy_choices() -> list[tuple[str, str]]:
+    return [(JoinPolicy.OPEN.value, _l("Open: anyone signed in can join")),
+            (JoinPolicy.APPROVAL.value, _l("Approval: organisers approve each request")),
+            (JoinPolicy.INVITE.value, _l("Invitation only: people join with an invite link"))]
+
+
+def visibility_choices() -> list[tuple[str, str]]:
+    return [(HubVisibility.LISTED.value, _l("Listed in the hub directory")),
+            (HubVisibility.UNLISTED.value,
+             _l("Unlisted: only members can see the hub"))]
+
+
+def count_display_choices() -> list[tuple[str, str]]:
+    return [(CountDisplay.EXACT.value, _l("The exact number")),
+            (CountDisplay.RANGE.value, _l("A range, such as “fewer than 10”")),
+            (CountDisplay.HIDDEN.value, _l("Nothing: counts are hidden"))]
+
+
+class ChoiceField(SelectField):
+    """A select whose unknown values get our own translated message, not WTForms'."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators=[*(validators or []), self._known],
+                         validate_choice=False, **kwargs)
+
+    @staticmethod
+    def _known(_form, field) -> None:
+        if field.data not in {value for value, _label in field.choices}:
+            raise ValidationError(_l("Choose one of the options in the list."))
+
+
+class WholeNumberField(IntegerField):
+    """An integer field whose parse error is our own translated message."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        try:
+            self.data = int(valuelist[0])
+        except (TypeError, ValueError) as error:
+            self.data = None
+            raise ValueError(_l("Enter a whole number, such as 7.")) from error
+
+
+class HubSettingsForm(FlaskForm):
+    name_en = StringField(
+        _l("Name in English"), filters=[strip],
+        validators=[DataRequired(_l("Enter the hub's name in English.")), at_most(NAME_MAX),
+                    one_line],
+    )
+    name_zh = StringField(_l("Name in Chinese"), filters=[strip],
+                          validators=[at_most(NAME_MAX), one_line],
+                          render_kw={"lang": "zh-Hant-HK"})
+    description_en = TextAreaField(_l("Description in English"), filters=[strip],
+                                   validators=[at_most(DESCRIPTION_MAX), no_nul])
+    description_zh = TextAreaField(_l("Description in Chinese"), filters=[strip],
+                                   validators=[at_most(DESCRIPTION_MAX), no_nul],
+                                   render_kw={"lang": "zh-Hant-HK"})
+    city_en = StringField(_l("City or region in English"), filters=[strip],
+                          validators=[at_most(CITY_MAX), one_line])
+    city_zh = StringField(_l("City or region in Chinese"), filters=[strip],
+                          validators=[at_most(CITY_MAX), one_line],
+                          render_kw={"lang": "zh-Hant-HK"})
+    # A text field with suggestions (<datalist>): searchable without JavaScript.
+    timezone = StringField(
+        _l("Time zone"), filters=[strip],
+        validators=[DataRequired(_l("Enter a time zone, such as Europe/London.")),
+                    at_most(64)],
+        render_kw={"list": "timezone-options", "autocomplete": "off", "spellcheck": "false"},
+    )
+    visibility = ChoiceField(_l("Who can find the hub"), choices=visibility_choices)
+    join_policy = ChoiceField(_l("How people join"), choices=join_policy_choices)
+    join_question = StringField(_l("Question for people asking to join"), filters=[strip],
+                                validators=[at_most(JOIN_QUESTION_MAX), one_line])
+    rsvp_approval_default = BooleanField(_l("New events ask organisers to approve each RSVP"))
+    attendee_count_display = ChoiceField(_l("What members see of how many are going"),
+                                         choices=count_display_choices)
+    keep_checkin_records = BooleanField(_l("Keep a record of who checked in at events"))
+    noindex = BooleanField(_l("Ask search engines not to index the hub's pages"))
+    allow_comments = BooleanField(_l("Members may comment on members-only updates"))
+
+    def validate_timezone(self, field) -> None:
+        zone = canonical_timezone(field.data or "")
+        if zone is None:
+            # The typed text stays in the field so it can be corrected.
+            raise ValidationError(_l("We do not know that time zone. Choose one from the "
+                                     "list, such as Europe/London or Asia/Hong_Kong."))
+        field.data = zone
+
+
+class HighRiskForm(FlaskForm):
+    """The preset's one switch: ``on`` or ``off``."""
+
+    state = HiddenField()
+
+    def validate_state(self, field) -> None:
+        if field.data not in ("on", "off"):
+            raise ValidationError(_l("Choose to turn the preset on or off."))
+
+
+class InviteForm(FlaskForm):
+    expires_in_days = WholeNumberField(
+        _l("Link works for (days)"), default=EXPIRY_DAYS_DEFAULT,
+        validators=[InputRequired(_l("Enter for how many days the link works.")),
+                    NumberRange(EXPIRY_DAYS_MIN, EXPIRY_DAYS_MAX,
+                                _l("Enter a number of days from %(min)s to %(max)s."))],
+    )
+    max_uses = WholeNumberField(
+        _l("How many people can use it (optional)"),
+        validators=[Optional(),
+                    NumberRange(MAX_USES_MIN, MAX_USES_MAX,
+                                _l("Enter a number from %(min)s to %(max)s, or leave it "
+                                   "empty for no limit."))],
+    )
+
+
+class InviteActionForm(FlaskForm):
+    """A button that only needs CSRF protection (join by invite, revoke an invite)."""
