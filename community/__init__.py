@@ -108,6 +108,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from community.auth import sessions  # noqa: F401  (registers the session loader)
     from community.auth.routes import bp as auth_bp
+    from community.events import attendees  # noqa: F401
     from community.events.routes import bp as events_bp
     from community.hubs import organise, registration, settings  # noqa: F401  (hub routes)
     from community.hubs.routes import bp as hubs_bp
