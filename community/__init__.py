@@ -106,6 +106,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    import community.events.manage  # noqa: F401  (organiser event routes)
     from community.auth import sessions  # noqa: F401  (registers the session loader)
     from community.auth.routes import bp as auth_bp
     from community.events import attendees  # noqa: F401

@@ -26,6 +26,17 @@ DETAIL_MAX_LENGTH = 500
 # An action as the audit page says it. Add yours beside the feature's first
 # entry; an action without words here is shown by its code.
 ACTION_LABELS = {
+    "event.create": _l("Created an event"),
+    "event.edit": _l("Edited an event"),
+    "event.publish": _l("Published an event"),
+    "event.cancel": _l("Cancelled an event"),
+    "hub.approve": _l("Approved a hub"),
+    "hub.decline": _l("Declined a hub"),
+    "hub.settings": _l("Changed the hub's settings"),
+    "hub.high_risk_on": _l("Turned the high-risk preset on"),
+    "hub.high_risk_off": _l("Turned the high-risk preset off"),
+    "invite.create": _l("Created an invite link"),
+    "invite.revoke": _l("Revoked an invite link"),
     "member.approve": _l("Approved a request to join"),
     "member.decline": _l("Declined a request to join"),
     "member.remove": _l("Removed a member"),

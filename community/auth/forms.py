@@ -7,6 +7,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
 
 from community.auth.passwords import MAX_LENGTH
+from community.validators import display_name_characters
 
 
 def strip(value):
@@ -60,7 +61,8 @@ class SignUpForm(FlaskForm):
         _l("Display name"),
         filters=[strip],
         validators=[DataRequired(_l("Choose a display name.")),
-                    Length(max=64, message=_l("Use at most %(max)d characters."))],
+                    Length(max=64, message=_l("Use at most %(max)d characters.")),
+                    display_name_characters],
         render_kw={"autocomplete": "nickname"},
     )
     password = new_password_field()

@@ -10,6 +10,7 @@ from wtforms.validators import AnyOf, Length
 
 from community.auth.forms import strip
 from community.hubs.models import MemberRole
+from community.validators import one_line_breaks
 
 NOTES_MAX_LENGTH = 2000
 
@@ -27,10 +28,6 @@ def role_label(role: MemberRole | str) -> str:
     except (ValueError, KeyError):
         return str(role)
 
-
-def one_line_breaks(value):
-    """Browsers send CRLF; count a line break as one character, as the page does."""
-    return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
 
 
 class MemberActionForm(FlaskForm):

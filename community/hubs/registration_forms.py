@@ -4,7 +4,6 @@ Shape checks live here; rules that need the database (a known chapter, a free
 web address) live in registration_services.
 """
 
-import unicodedata
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -15,11 +14,10 @@ from wtforms.validators import DataRequired, Length, ValidationError
 from community.auth.forms import strip
 from community.hubs.registration_services import DECLINE_REASON_MAX, is_valid_slug
 from community.members.forms import canonical_timezone
+from community.validators import no_control_characters, one_line
 
 TOO_LONG = _l("Use at most %(max)d characters.")
 DESCRIPTION_MAX = 10_000
-# Right-to-left overrides and isolates can make one name display as another.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 # The same words as the hub settings page, so a choice reads the same in both places.
 JOIN_POLICY_CHOICES = [
@@ -42,20 +40,6 @@ def lower(value):
     return value.lower() if isinstance(value, str) else value
 
 
-def one_line(_form, field) -> None:
-    """Names, cities and the join question are one line of visible text."""
-    value = field.data or ""
-    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI_CONTROLS
-           for ch in value):
-        raise ValidationError(_l("Use one line of text, without line breaks or invisible "
-                                 "control characters."))
-
-
-def no_control_characters(_form, field) -> None:
-    """Descriptions may hold line breaks but no other control characters."""
-    value = field.data or ""
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\r\t" for ch in value):
-        raise ValidationError(_l("Remove the invisible control characters from this text."))
 
 
 def known_timezone(_form, field) -> None:

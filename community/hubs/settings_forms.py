@@ -7,15 +7,12 @@ passes those to a service and nothing else, so extra fields posted alongside
 
 from __future__ import annotations
 
-import unicodedata
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import (
     DataRequired,
     InputRequired,
-    Length,
     NumberRange,
     Optional,
     ValidationError,
@@ -24,6 +21,8 @@ from wtforms.validators import (
 from community.auth.forms import strip
 from community.hubs.models import CountDisplay, HubVisibility, JoinPolicy
 from community.members.forms import canonical_timezone
+from community.validators import at_most, one_line
+from community.validators import no_control_characters as no_nul
 
 NAME_MAX = 100
 CITY_MAX = 100
@@ -32,28 +31,9 @@ JOIN_QUESTION_MAX = 300
 EXPIRY_DAYS_MIN, EXPIRY_DAYS_MAX, EXPIRY_DAYS_DEFAULT = 1, 90, 7
 MAX_USES_MIN, MAX_USES_MAX = 1, 1000
 
-# Right-to-left overrides and isolates can make one name display as another.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
-def one_line(_form, field) -> None:
-    """Names, cities and the join question are one line of visible text."""
-    value = field.data or ""
-    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI_CONTROLS
-           for ch in value):
-        raise ValidationError(_l("Use one line of text, without line breaks or invisible "
-                                 "control characters."))
 
-
-def no_nul(_form, field) -> None:
-    """Descriptions may hold line breaks but no other control characters."""
-    value = field.data or ""
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\r\t" for ch in value):
-        raise ValidationError(_l("Remove the invisible control characters from this text."))
-
-
-def at_most(n: int) -> Length:
-    return Length(max=n, message=_l("Use at most %(max)d characters."))
 
 
 def join_policy_choices() -> list[tuple[str, str]]:

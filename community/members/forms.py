@@ -3,8 +3,6 @@ the service copies those fields and nothing else (R10)."""
 
 from __future__ import annotations
 
-import unicodedata
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
@@ -13,21 +11,9 @@ from wtforms.validators import DataRequired, InputRequired, Length, ValidationEr
 from community.auth.forms import language_choices, strip
 from community.auth.passwords import MAX_LENGTH
 from community.i18n import all_timezones, valid_timezone
+from community.validators import display_name_characters
 
 DISPLAY_NAME_MAX = 64
-# Right-to-left overrides and isolates can make a name display as another one.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def no_control_characters(_form, field) -> None:
-    """A display name is one line of visible text: no line breaks, control or bidi characters."""
-    value = field.data or ""
-    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI_CONTROLS
-           for ch in value):
-        raise ValidationError(_l("A display name cannot contain line breaks or invisible "
-                                 "control characters."))
-
-
 def timezone_names() -> list[str]:
     """Every IANA zone this system knows, sorted, for the time zone suggestions."""
     return sorted(all_timezones())
@@ -54,7 +40,7 @@ class SettingsForm(FlaskForm):
         filters=[strip],
         validators=[DataRequired(_l("Choose a display name.")),
                     Length(max=DISPLAY_NAME_MAX, message=_l("Use at most %(max)d characters.")),
-                    no_control_characters],
+                    display_name_characters],
         render_kw={"autocomplete": "nickname"},
     )
     # Checked in validate_locale, so a forged value gets our own translated message.

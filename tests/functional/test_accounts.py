@@ -69,6 +69,7 @@ def test_sign_up_in_chinese_sends_chinese_email(client):
         ({"email": "a" * 250 + "@example.org"}, "That email address is too long."),
         ({"name": ""}, "Choose a display name."),
         ({"name": "n" * 65}, "Use at most 64 characters."),
+        ({"name": "Admin\u202eteam"}, "A display name cannot contain line breaks"),
         ({"password": "short pass"}, "Use at least 12 characters."),
         ({"password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD + "x"},
          "The two passwords are not the same."),

@@ -1,0 +1,241 @@
+"""Organiser event pages (routes on the events blueprint): a hub's events, and
+creating, editing, publishing, cancelling and duplicating one.
+
+Only people who may manage the hub's members (organisers, leads, the
+chapter's coordinators, site admins) may use them; everyone else gets 404
+before anything else is checked, so the pages reveal nothing about a hub or
+an event (R8, R9). Those who may must have two-factor authentication on (R20).
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user
+
+from community.auth.decorators import login_required, two_factor_required
+from community.database import write_transaction
+from community.events import manage_services as services
+from community.events.manage_forms import (
+    CancelForm,
+    EventActionForm,
+    EventForm,
+    event_form_data,
+)
+from community.events.models import Audience, Event
+from community.events.routes import bp
+from community.extensions import db
+from community.hubs.models import Hub
+from community.hubs.routes import int_arg
+from community.members.forms import timezone_names
+from community.permissions import HubAction, hub_or_404
+
+__all__ = ["bp"]
+
+
+# --- guards and helpers ----------------------------------------------------------
+
+def hub_organiser_page(view):
+    """Signed in; 404 unless the user may manage the hub; then two-factor on (R20).
+    The view receives the hub."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(slug: str):
+        hub, _membership = hub_or_404(slug, current_user, HubAction.MANAGE_MEMBERS)
+        # Organiser pages are never for search engines, whatever the hub says.
+        g.noindex_hub = True
+        return two_factor_required(lambda: view(hub))()
+
+    return wrapped
+
+
+def event_organiser_page(view):
+    """Signed in; 404 unless the user may manage the event's hub, as for an event
+    that does not exist; then two-factor on (R20). The view receives the event."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(public_id: str):
+        event = services.event_for_organiser(public_id, current_user)
+        if event is None:
+            abort(404)
+        g.noindex_hub = True
+        return two_factor_required(lambda: view(event))()
+
+    return wrapped
+
+
+def show_error(form, error: services.EventManageError, errors: list[str]) -> None:
+    """A service's refusal beside the field it concerns, or above the form."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        errors.append(error.message)
+
+
+def edit_url(event: Event) -> str:
+    return url_for("events.edit", public_id=event.public_id)
+
+
+def render_form(hub: Hub, form: EventForm, *, event: Event | None = None,
+                cancel_form: CancelForm | None = None, errors: list[str] | None = None,
+                status: int = 200):
+    """The new-event or edit page; after a refused POST, with the messages and
+    the input intact."""
+    return render_template(
+        "events/manage_form.html", hub=hub, event=event, form=form,
+        cancel_form=cancel_form or CancelForm(formdata=None),
+        action_form=EventActionForm(formdata=None), errors=errors or [],
+        timezones=timezone_names(),
+    ), status
+
+
+def edit_form(event: Event, *, submitted: bool) -> EventForm:
+    """The edit form: the stored values on GET, what was sent on POST."""
+    if submitted:
+        form = EventForm()
+    else:
+        form = EventForm(formdata=None, data=event_form_data(services.details_of(event)))
+    if event.audience is Audience.INVITE:
+        form.keep_invite_audience()
+    return form
+
+
+def refused_status() -> int:
+    """A form sent back with errors answers 400; the empty form on GET, 200."""
+    return 400 if request.method == "POST" else 200
+
+
+# --- the list ----------------------------------------------------------------------
+
+@bp.get("/hubs/<slug>/events", endpoint="manage")
+@hub_organiser_page
+def manage(hub: Hub):
+    view = request.args.get("show", "upcoming")
+    view = view if view in services.VIEWS else "upcoming"
+    page = services.organiser_events(hub, view, int_arg("page"))
+    return render_template("events/manage_list.html", hub=hub, page=page, view=view,
+                           views=services.VIEWS, counts=services.view_counts(hub))
+
+
+# --- create and edit ---------------------------------------------------------------
+
+@bp.route("/hubs/<slug>/events/new", methods=["GET", "POST"], endpoint="create")
+@hub_organiser_page
+def create(hub: Hub):
+    # The hub's defaults fill the form on GET only: a POST stands on what was sent.
+    form = EventForm(data=event_form_data(services.new_event_details(hub))
+                     if request.method == "GET" else None)
+    errors: list[str] = []
+    if form.validate_on_submit():
+        details = services.EventDetails(**form.details_values())
+        try:
+            event = services.create_event(hub, current_user, details)
+        except services.NotAllowed:
+            abort(404)
+        except services.EventManageError as error:
+            db.session.rollback()
+            show_error(form, error, errors)
+        else:
+            notes = services.ambiguity_notes(details)
+            db.session.commit()
+            flash(_("The event is saved as a draft. Only organisers can see it until you "
+                    "publish it."), "success")
+            for note in notes:
+                flash(note, "info")
+            return redirect(edit_url(event))
+    return render_form(hub, form, errors=errors, status=refused_status())
+
+
+@bp.route("/events/<public_id>/edit", methods=["GET", "POST"], endpoint="edit")
+@event_organiser_page
+def edit(event: Event):
+    form = edit_form(event, submitted=request.method == "POST")
+    errors: list[str] = []
+    if form.validate_on_submit():
+        details = services.EventDetails(**form.details_values())
+        try:
+            # Capacity is checked against places taken: serialise with RSVPs.
+            with write_transaction(db.session):
+                changed = services.update_event(event, current_user, details)
+                notes = services.ambiguity_notes(details) if changed else []
+                db.session.commit()
+        except services.NotAllowed:
+            abort(404)
+        except services.EventManageError as error:
+            db.session.rollback()
+            show_error(form, error, errors)
+        else:
+            if changed:
+                flash(_("Your changes are saved."), "success")
+            else:
+                flash(_("Nothing was changed."), "info")
+            for note in notes:
+                flash(note, "info")
+            return redirect(edit_url(event))
+    return render_form(event.hub, form, event=event, errors=errors, status=refused_status())
+
+
+# --- publish, cancel, duplicate ----------------------------------------------------
+
+@bp.post("/events/<public_id>/publish", endpoint="publish")
+@event_organiser_page
+def publish(event: Event):
+    if not EventActionForm().validate_on_submit():
+        abort(400)
+    try:
+        services.publish_event(event, current_user)
+    except services.NotAllowed:
+        abort(404)
+    except services.EventManageError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(edit_url(event))
+    db.session.commit()
+    flash(_("The event is published. Its audience can now see it and answer."), "success")
+    return redirect(edit_url(event))
+
+
+@bp.post("/events/<public_id>/cancel", endpoint="cancel")
+@event_organiser_page
+def cancel(event: Event):
+    form = CancelForm()
+    errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            with write_transaction(db.session):
+                sent = services.cancel_event(event, current_user, form.message.data or "")
+                db.session.commit()
+        except services.NotAllowed:
+            abort(404)
+        except services.EventManageError as error:
+            db.session.rollback()
+            show_error(form, error, errors)
+        else:
+            flash(ngettext("The event is cancelled. We are emailing the %(num)d person who "
+                           "answered.",
+                           "The event is cancelled. We are emailing the %(num)d people who "
+                           "answered.", sent), "success")
+            return redirect(edit_url(event))
+    return render_form(event.hub, edit_form(event, submitted=False), event=event,
+                       cancel_form=form, errors=errors, status=400)
+
+
+@bp.post("/events/<public_id>/duplicate", endpoint="duplicate")
+@event_organiser_page
+def duplicate(event: Event):
+    if not EventActionForm().validate_on_submit():
+        abort(400)
+    try:
+        copy = services.duplicate_event(event, current_user)
+    except services.NotAllowed:
+        abort(404)
+    db.session.commit()
+    flash(_("This is a copy of the event, one week later. It is a draft until you "
+            "publish it."), "success")
+    return redirect(edit_url(copy))
