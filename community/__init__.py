@@ -111,6 +111,7 @@ def register_blueprints(app: Flask) -> None:
     from community.auth.routes import bp as auth_bp
     from community.events import attendees  # noqa: F401
     from community.events.routes import bp as events_bp
+    from community.feeds_routes import bp as feeds_bp
     from community.hubs import organise, registration, settings  # noqa: F401  (hub routes)
     from community.hubs.routes import bp as hubs_bp
     from community.main.routes import bp as main_bp
@@ -121,6 +122,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(members_bp)
     app.register_blueprint(hubs_bp)
     app.register_blueprint(events_bp)
+    app.register_blueprint(feeds_bp)
 
 
 def register_hooks(app: Flask) -> None:
