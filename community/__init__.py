@@ -116,6 +116,7 @@ def register_blueprints(app: Flask) -> None:
     from community.hubs.routes import bp as hubs_bp
     from community.main.routes import bp as main_bp
     from community.members.routes import bp as members_bp
+    from community.updates.routes import bp as updates_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
@@ -123,6 +124,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(hubs_bp)
     app.register_blueprint(events_bp)
     app.register_blueprint(feeds_bp)
+    app.register_blueprint(updates_bp)
 
 
 def register_hooks(app: Flask) -> None:

@@ -71,6 +71,10 @@ class Update(Base):
     comments: Mapped[list[Comment]] = relationship(
         back_populates="update", cascade="all, delete-orphan", passive_deletes=True
     )
+    revisions: Mapped[list[UpdateRevision]] = relationship(
+        back_populates="update", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="UpdateRevision.edited_at.desc()",
+    )
 
 
 class Comment(Base):
@@ -96,3 +100,26 @@ class Comment(Base):
 
     update: Mapped[Update] = relationship(back_populates="comments")
     author: Mapped[User | None] = relationship(foreign_keys=[author_id])
+
+
+class UpdateRevision(Base):
+    """What an update said before one edit, and who made the edit (the history
+    organisers see on the edit page)."""
+
+    __tablename__ = "update_revisions"
+    __table_args__ = (sa.Index("ix_update_revisions_update_edited", "update_id", "edited_at"),)
+
+    id: Mapped[intpk]
+    update_id: Mapped[int] = mapped_column(sa.ForeignKey("updates.id", ondelete="CASCADE"))
+    # Null once the editor deleted their account: shown as "deleted member".
+    editor_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    edited_at: Mapped[created_at]
+    title_en: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    title_zh: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    body_en: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    body_zh: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+
+    update: Mapped[Update] = relationship(back_populates="revisions")
+    editor: Mapped[User | None] = relationship()
