@@ -37,10 +37,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_hooks(app)
 
-    from community import cli, mail
+    from community import cli, mail, retention
 
     cli.init_app(app)
     mail.init_cli(app)
+    retention.init_cli(app)
     return app
 
 
@@ -107,6 +108,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     import community.events.manage  # noqa: F401  (organiser event routes)
+    from community.admin.routes import bp as admin_bp
     from community.auth import sessions  # noqa: F401  (registers the session loader)
     from community.auth.routes import bp as auth_bp
     from community.events import attendees  # noqa: F401
@@ -123,6 +125,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(members_bp)
     app.register_blueprint(hubs_bp)
     app.register_blueprint(events_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(feeds_bp)
     app.register_blueprint(updates_bp)
 

@@ -26,6 +26,21 @@ DETAIL_MAX_LENGTH = 500
 # An action as the audit page says it. Add yours beside the feature's first
 # entry; an action without words here is shown by its code.
 ACTION_LABELS = {
+    "attendees.view": _l("Opened an attendee list"),
+    "attendees.export": _l("Exported an attendee list"),
+    "attendees.message": _l("Emailed attendees"),
+    "rsvp.confirm": _l("Confirmed someone's place at an event"),
+    "rsvp.waitlist": _l("Moved someone to an event's waiting list"),
+    "rsvp.decline": _l("Declined someone's answer to an event"),
+    "rsvp.checkin": _l("Checked someone in at an event"),
+    "admin.disable": _l("Disabled an account"),
+    "admin.enable": _l("Enabled an account again"),
+    "admin.grant": _l("Made someone a site admin"),
+    "admin.revoke": _l("Removed someone's site admin rights"),
+    "report.dismiss": _l("Dismissed a report"),
+    "report.hide": _l("Hid reported content"),
+    "report.warn": _l("Warned the author of reported content"),
+    "report.disable": _l("Disabled the author of reported content"),
     "event.create": _l("Created an event"),
     "event.edit": _l("Edited an event"),
     "event.publish": _l("Published an event"),

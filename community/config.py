@@ -74,6 +74,9 @@ DEFAULTS = {
     "MAIL_USERNAME": "",
     "MAIL_PASSWORD": "",
     "PAGE_SIZE": 20,
+    # Retention (R41): past RSVPs lose their link to people; old audit entries go.
+    "RSVP_RETENTION_DAYS": 30,
+    "AUDIT_RETENTION_DAYS": 180,
 }
 
 

@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import InvalidRequestError
@@ -67,16 +66,6 @@ PERSON_VIEW_WINDOW = timedelta(minutes=10)
 
 TARGET_EVENT = "event"
 TARGET_RSVP = "rsvp"
-
-audit.ACTION_LABELS.update({
-    "attendees.view": _l("Opened an attendee list"),
-    "attendees.export": _l("Exported an attendee list"),
-    "attendees.message": _l("Emailed attendees"),
-    "rsvp.confirm": _l("Confirmed someone's place at an event"),
-    "rsvp.waitlist": _l("Moved someone to an event's waiting list"),
-    "rsvp.decline": _l("Declined someone's answer to an event"),
-    "rsvp.checkin": _l("Checked someone in at an event"),
-})
 
 
 class AttendeeError(Exception):
