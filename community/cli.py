@@ -155,6 +155,86 @@ def seed_demo(password: str) -> dict[str, int]:
     return created
 
 
+def seed_scale(events: int, rsvps: int, people: int, *, progress=None, seed: int = 7) -> None:
+    """Add a large data set on top of the demo: ``events`` events spread over the
+    demo hubs a year either side of today, ``people`` members and ``rsvps`` RSVPs.
+
+    Rows go in with bulk inserts of 10,000; ``progress(n)`` is called as they do.
+    """
+    import random
+
+    import sqlalchemy as sa
+
+    from community.auth.passwords import hash_password
+    from community.database import new_public_id
+    from community.events.models import Event, Rsvp
+
+    rng = random.Random(seed)  # noqa: S311 (made-up benchmark data, not secrets)
+    hubs = db.session.execute(sa.select(Hub.id, Hub.timezone)).all()
+    if not hubs:
+        raise click.ClickException("run seed-demo first")
+    now = utcnow()
+    batch = 10_000
+    password_hash = hash_password(secrets_token())
+    first_user = (db.session.scalar(sa.select(func.max(User.id))) or 0) + 1
+    for start in range(0, people, batch):
+        db.session.execute(sa.insert(User), [
+            {"public_id": new_public_id(), "email": f"scale{first_user + n}@scale.invalid",
+             "display_name": f"Scale member {first_user + n}", "password_hash": password_hash,
+             "email_verified_at": now}
+            for n in range(start, min(people, start + batch))
+        ])
+        if progress:
+            progress(min(batch, people - start))
+    user_ids = list(db.session.scalars(
+        sa.select(User.id).where(User.email.like("scale%@scale.invalid"))))
+    event_ids = []
+    for start in range(0, events, batch):
+        rows = []
+        for _ in range(start, min(events, start + batch)):
+            hub_id, zone = rng.choice(hubs)
+            begins = now + timedelta(hours=rng.randint(-24 * 365, 24 * 365))
+            rows.append({
+                "public_id": new_public_id(), "hub_id": hub_id, "timezone": zone,
+                "title_en": f"Community event {rng.randint(1, 10**6)}",
+                "title_zh": f"社區活動 {rng.randint(1, 10**6)}",
+                "starts_at": begins, "ends_at": begins + timedelta(hours=2),
+                "status": rng.choice(["published"] * 8 + ["draft", "cancelled"]),
+                "audience": rng.choice(["public"] * 3 + ["members"]),
+                "languages": rng.choice(["yue en", "en", "cmn", "yue"]),
+                "mode": rng.choice(["in_person", "online", "hybrid"]),
+                "capacity": rng.choice([None, 20, 50, 200]),
+            })
+        event_ids += list(db.session.scalars(sa.insert(Event).returning(Event.id), rows))
+        if progress:
+            progress(len(rows))
+    per_event = max(1, rsvps // max(1, len(event_ids)))
+    made = 0
+    pending: list[dict] = []
+    for event_id in event_ids:
+        if made >= rsvps:
+            break
+        for user_id in rng.sample(user_ids, min(per_event, len(user_ids), rsvps - made)):
+            pending.append({"public_id": new_public_id(), "event_id": event_id,
+                            "user_id": user_id, "status": "going", "guests": 0})
+            made += 1
+        if len(pending) >= batch:
+            db.session.execute(sa.insert(Rsvp), pending)
+            if progress:
+                progress(len(pending))
+            pending = []
+    if pending:
+        db.session.execute(sa.insert(Rsvp), pending)
+        if progress:
+            progress(len(pending))
+
+
+def secrets_token() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(24)
+
+
 def init_app(app: Flask) -> None:
     @app.cli.command("seed-demo")
     @click.option("--password", envvar="HARBOUR_DEMO_PASSWORD",
@@ -175,6 +255,20 @@ def init_app(app: Flask) -> None:
             click.echo("Database already has data; not seeding.")
             return
         ctx.invoke(seed_demo_command)
+
+    @app.cli.command("seed-scale")
+    @click.option("--events", default=100_000, show_default=True)
+    @click.option("--rsvps", default=1_000_000, show_default=True)
+    @click.option("--people", default=20_000, show_default=True)
+    def seed_scale_command(events: int, rsvps: int, people: int) -> None:
+        """Add a large data set (for benchmarks) on top of the demo."""
+        if not db.session.scalar(select(func.count()).select_from(Chapter)):
+            seed_demo("harbour-demo-password")
+        total = events + rsvps + people
+        with click.progressbar(length=total, label="Adding rows") as bar:
+            seed_scale(events, rsvps, people, progress=bar.update)
+        db.session.commit()
+        click.echo(f"Added {people} members, {events} events and {rsvps} RSVPs.")
 
     @app.cli.command("create-admin")
     @click.option("--email", prompt=True)
