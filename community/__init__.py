@@ -117,6 +117,7 @@ def register_blueprints(app: Flask) -> None:
     from community.hubs import organise, registration, settings  # noqa: F401  (hub routes)
     from community.hubs.routes import bp as hubs_bp
     from community.main.routes import bp as main_bp
+    from community.members import transparency  # noqa: F401
     from community.members.routes import bp as members_bp
     from community.updates.routes import bp as updates_bp
 

@@ -3,6 +3,8 @@ and prune old audit entries. Both are idempotent: a second run finds nothing.
 
     flask --app wsgi anonymise-past-rsvps [--older-than DAYS]
     flask --app wsgi prune-audit [--older-than DAYS]
+    flask --app wsgi purge-unverified [--older-than DAYS]
+    flask --app wsgi purge-sessions
 """
 
 from __future__ import annotations
@@ -12,16 +14,20 @@ from datetime import datetime, timedelta
 
 import click
 from flask import Flask, current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from community.admin.models import AuditEntry
+from community.auth.models import RecoveryCode, User, UserSession
 from community.database import utcnow
 from community.events.models import Event, Rsvp
 from community.extensions import db
+from community.hubs.models import ChapterRole, MemberRole, Membership, MembershipStatus
+from community.mail import OutboxEmail
 
 BATCH = 500
 DEFAULT_RSVP_DAYS = 30
 DEFAULT_AUDIT_DAYS = 180
+DEFAULT_UNVERIFIED_DAYS = 7
 
 Progress = Callable[[int], None]
 
@@ -80,6 +86,95 @@ def prune_audit(older_than_days: int, now: datetime | None = None,
     return delete_audit_entries(audit_entries_to_prune(older_than_days, now), progress)
 
 
+def unverified_to_purge(older_than_days: int, now: datetime | None = None) -> list[int]:
+    """Accounts whose email was never confirmed, made more than DAYS ago."""
+    cutoff = (now or utcnow()) - timedelta(days=older_than_days)
+    return list(db.session.scalars(
+        select(User.id).where(User.email_verified_at.is_(None), User.created_at < cutoff)
+        .order_by(User.id)))
+
+
+def delete_unverified(ids: list[int], progress: Progress | None = None) -> int:
+    """Delete these accounts (still unverified) and everything tied to them;
+    mail queued to their address goes too."""
+    done = 0
+    for chunk in _batches(ids):
+        still = select(User.id).where(User.id.in_(chunk), User.email_verified_at.is_(None))
+        emails = [email.lower() for email in db.session.scalars(
+            select(User.email).where(User.id.in_(still)))]
+        db.session.execute(delete(OutboxEmail).where(
+            or_(OutboxEmail.user_id.in_(still), func.lower(OutboxEmail.to_address).in_(emails))),
+            execution_options={"synchronize_session": False})
+        for model in (Membership, ChapterRole, UserSession, RecoveryCode):
+            db.session.execute(delete(model).where(model.user_id.in_(still)),
+                               execution_options={"synchronize_session": False})
+        result = db.session.execute(
+            delete(User).where(User.id.in_(chunk), User.email_verified_at.is_(None)),
+            execution_options={"synchronize_session": False})
+        done += result.rowcount or 0
+        if progress is not None:
+            progress(len(chunk))
+    return done
+
+
+def purge_unverified(older_than_days: int = DEFAULT_UNVERIFIED_DAYS,
+                     now: datetime | None = None, progress: Progress | None = None) -> int:
+    return delete_unverified(unverified_to_purge(older_than_days, now), progress)
+
+
+def _staff_ids(user_ids: set[int]) -> set[int]:
+    """Which of these users get the staff session limits (as sessions.is_staff)."""
+    if not user_ids:
+        return set()
+    ids = set(db.session.scalars(
+        select(User.id).where(User.id.in_(user_ids), User.is_site_admin.is_(True))))
+    ids |= set(db.session.scalars(select(Membership.user_id).where(
+        Membership.user_id.in_(user_ids), Membership.status == MembershipStatus.ACTIVE,
+        Membership.role.in_([MemberRole.ORGANISER, MemberRole.LEAD]))))
+    ids |= set(db.session.scalars(
+        select(ChapterRole.user_id).where(ChapterRole.user_id.in_(user_ids))))
+    return ids
+
+
+def _absolute_limit(remember: bool, staff: bool) -> timedelta:
+    config = current_app.config
+    if staff:
+        return config["STAFF_SESSION_ABSOLUTE_TIMEOUT"]
+    if remember:
+        return config["PERMANENT_SESSION_LIFETIME"]
+    return config["SESSION_ABSOLUTE_TIMEOUT"]
+
+
+def sessions_to_purge(now: datetime | None = None) -> list[int]:
+    """Sessions older than their absolute timeout (the same limits the
+    sign-in check uses: staff, remembered or ordinary)."""
+    now = now or utcnow()
+    shortest = min(_absolute_limit(remember, staff)
+                   for remember in (False, True) for staff in (False, True))
+    candidates = list(db.session.execute(
+        select(UserSession.id, UserSession.user_id, UserSession.remember,
+               UserSession.created_at)
+        .where(UserSession.created_at < now - shortest).order_by(UserSession.id)))
+    staff = _staff_ids({user_id for _id, user_id, _r, _c in candidates})
+    return [session_id for session_id, user_id, remember, created in candidates
+            if now - created > _absolute_limit(remember, user_id in staff)]
+
+
+def delete_sessions(ids: list[int], progress: Progress | None = None) -> int:
+    done = 0
+    for chunk in _batches(ids):
+        result = db.session.execute(delete(UserSession).where(UserSession.id.in_(chunk)),
+                                    execution_options={"synchronize_session": False})
+        done += result.rowcount or 0
+        if progress is not None:
+            progress(len(chunk))
+    return done
+
+
+def purge_sessions(now: datetime | None = None, progress: Progress | None = None) -> int:
+    return delete_sessions(sessions_to_purge(now), progress)
+
+
 def _days(value: int | None, key: str, default: int) -> int:
     if value is not None:
         return value
@@ -87,7 +182,8 @@ def _days(value: int | None, key: str, default: int) -> int:
 
 
 def init_cli(app: Flask) -> None:
-    """Register `anonymise-past-rsvps` and `prune-audit`."""
+    """Register `anonymise-past-rsvps`, `prune-audit`, `purge-unverified` and
+    `purge-sessions`."""
 
     @app.cli.command("anonymise-past-rsvps")
     @click.option("--older-than", "days", type=click.IntRange(min=0), default=None,
@@ -116,3 +212,26 @@ def init_cli(app: Flask) -> None:
             done = delete_audit_entries(ids, bar.update)
         db.session.commit()
         click.echo(f"Deleted {done} audit entries older than {days} days.")
+
+    @app.cli.command("purge-unverified")
+    @click.option("--older-than", "days", type=click.IntRange(min=0), default=None,
+                  metavar="DAYS",
+                  help="Accounts made more than DAYS ago and never confirmed "
+                       "(default: UNVERIFIED_RETENTION_DAYS, 7).")
+    def purge_unverified_command(days: int | None) -> None:
+        """Delete accounts whose email address was never confirmed."""
+        days = _days(days, "UNVERIFIED_RETENTION_DAYS", DEFAULT_UNVERIFIED_DAYS)
+        ids = unverified_to_purge(days)
+        with click.progressbar(length=len(ids), label="Deleting unverified accounts") as bar:
+            done = delete_unverified(ids, bar.update)
+        db.session.commit()
+        click.echo(f"Deleted {done} unverified accounts older than {days} days.")
+
+    @app.cli.command("purge-sessions")
+    def purge_sessions_command() -> None:
+        """Delete sessions past their absolute timeout."""
+        ids = sessions_to_purge()
+        with click.progressbar(length=len(ids), label="Deleting expired sessions") as bar:
+            done = delete_sessions(ids, bar.update)
+        db.session.commit()
+        click.echo(f"Deleted {done} expired sessions.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
@@ -11,6 +12,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Length, ValidationError
 
 from community.auth.forms import strip
+from community.hubs.models import HubStatus
+from community.i18n import all_timezones
 
 REASON_MAX_LENGTH = 500
 
@@ -99,3 +102,92 @@ class ReportActionForm(FlaskForm):
                            message=_l("Use at most %(max)d characters."))],
         render_kw={"rows": 2, "maxlength": REASON_MAX_LENGTH},
     )
+
+
+# --- chapters and hubs -------------------------------------------------------
+
+CHAPTER_CODE = re.compile(r"[a-z0-9-]{2,16}\Z")
+NAME_MAX_LENGTH = 100
+
+HUB_STATUS_LABELS = {
+    HubStatus.ACTIVE: _l("Active"),
+    HubStatus.ARCHIVED: _l("Archived"),
+    HubStatus.PENDING: _l("Waiting for approval"),
+    HubStatus.DECLINED: _l("Declined"),
+}
+
+
+def _a_chapter_code(_form, field) -> None:
+    if not isinstance(field.data, str) or not CHAPTER_CODE.match(field.data):
+        raise ValidationError(_l("Use 2 to 16 lowercase letters, digits or hyphens."))
+
+
+def _a_time_zone(_form, field) -> None:
+    if field.data not in all_timezones():
+        raise ValidationError(_l("Choose a time zone from the list, such as Europe/London."))
+
+
+def _name(label):
+    return StringField(
+        label, filters=[strip],
+        validators=[DataRequired(message=_l("Enter a name.")),
+                    Length(max=NAME_MAX_LENGTH, message=_l("Use at most %(max)d characters."))],
+        render_kw={"maxlength": NAME_MAX_LENGTH})
+
+
+class ChapterEditForm(FlaskForm):
+    """A chapter's names in both languages and its default time zone."""
+
+    name_en = _name(_l("Name in English"))
+    name_zh = _name(_l("Name in Chinese"))
+    default_timezone = StringField(
+        _l("Default time zone"), filters=[strip],
+        validators=[DataRequired(message=_l("Choose a time zone.")), _a_time_zone],
+        render_kw={"list": "timezone-options", "autocomplete": "off", "spellcheck": "false"})
+
+
+class ChapterForm(ChapterEditForm):
+    """A new chapter: the edit form plus its code, which never changes."""
+
+    code = StringField(
+        _l("Code"), filters=[strip],
+        validators=[DataRequired(message=_l("Enter a code.")), _a_chapter_code],
+        render_kw={"maxlength": 16, "autocomplete": "off", "spellcheck": "false"})
+
+
+class CoordinatorForm(FlaskForm):
+    """Appoint the person with this public id (a button per search result)."""
+
+    user = StringField(validators=[DataRequired(), Length(max=32)], filters=[strip])
+
+
+class HubFilterForm(FlaskForm):
+    """The hub list's filters, read from the query string (no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    chapter = SelectField(_l("Chapter"), default="", validate_choice=False)
+    status = SelectField(
+        _l("Status"), default="", validate_choice=False,
+        choices=[SelectChoice("", _l("Any status")),
+                 *(SelectChoice(status.value, label)
+                   for status, label in HUB_STATUS_LABELS.items())],
+        validators=[AnyOf(["", *(s.value for s in HubStatus)],
+                          message=_l("Choose a status from the list."))])
+
+    def set_chapters(self, choices: list[tuple[str, str]]) -> None:
+        self.chapter.choices = [SelectChoice("", _l("All chapters")),
+                                *(SelectChoice(value, label) for value, label in choices)]
+        allowed = [""] + [value for value, _label in choices]
+        self.chapter.validators = [AnyOf(allowed, message=_l("Choose a chapter from the list."))]
+
+
+class LeadForm(FlaskForm):
+    """Make one of the hub's active members its lead."""
+
+    member = SelectField(_l("New lead"), validate_choice=False,
+                         validators=[DataRequired(message=_l("Choose a member."))])
+
+    def set_members(self, choices: list[tuple[str, str]]) -> None:
+        self.member.choices = [SelectChoice(value, label) for value, label in choices]

@@ -15,10 +15,16 @@ from flask_login import current_user
 
 from community.admin import services
 from community.admin.forms import (
+    HUB_STATUS_LABELS,
     REPORT_ACTIONS,
     AuditFilterForm,
     ButtonForm,
+    ChapterEditForm,
+    ChapterForm,
     ConfirmForm,
+    CoordinatorForm,
+    HubFilterForm,
+    LeadForm,
     ReportActionForm,
     UserSearchForm,
     parse_date,
@@ -27,6 +33,8 @@ from community.auth.decorators import recent_auth_required, two_factor_required
 from community.extensions import db, login_manager
 from community.hubs.organise_forms import role_label
 from community.hubs.routes import int_arg
+from community.i18n import localized
+from community.members.forms import timezone_names
 from community.permissions import is_admin
 
 bp = Blueprint("admin", __name__)
@@ -243,3 +251,212 @@ def resolve_report(public_id: str):
     db.session.commit()
     flash(_("The report is dealt with, and the person who made it has been told."), "success")
     return redirect(url_for("admin.reports", page=int_arg("page")))
+
+
+# --- chapters ------------------------------------------------------------------
+
+CHAPTER = "/chapters/<code>"
+
+
+def _chapter_or_404(code: str):
+    chapter = services.chapter_by_code(code)
+    if chapter is None:
+        abort(404)
+    return chapter
+
+
+def _field_error(form, error: services.AdminError) -> list[str]:
+    """Put a FieldError under its field; return other refusals for the page."""
+    field = getattr(form, getattr(error, "field", ""), None)
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+        return []
+    return [error.message]
+
+
+@bp.get("/chapters")
+def chapters():
+    return render_template("admin/chapters.html", chapters=services.chapters(),
+                           counts=services.coordinator_counts())
+
+
+@bp.route("/chapters/new", methods=["GET", "POST"])
+def new_chapter():
+    form = ChapterForm()
+    errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            chapter = services.create_chapter(
+                current_user, code=form.code.data, name_en=form.name_en.data,
+                name_zh=form.name_zh.data, default_timezone=form.default_timezone.data)
+        except services.AdminError as error:
+            db.session.rollback()
+            errors = _field_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("The chapter %(code)s is added.", code=chapter.code), "success")
+            return redirect(url_for("admin.chapter", code=chapter.code))
+    if request.method == "POST" and form.csrf_token.errors:
+        abort(400)
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin/chapter_new.html", form=form, errors=errors,
+                           timezones=timezone_names()), status
+
+
+def _chapter_page(chapter, *, form=None, errors=None, status: int = 200):
+    if form is None:
+        form = ChapterEditForm(formdata=None, obj=chapter)
+    query = (request.args.get("q") or "").replace("\x00", "").strip()[:254]
+    return render_template(
+        "admin/chapter.html", chapter=chapter, form=form, errors=errors or [],
+        coordinators=services.coordinators(chapter), query=query,
+        candidates=services.coordinator_candidates(chapter, query),
+        button=ButtonForm(formdata=None), timezones=timezone_names(),
+    ), status
+
+
+@bp.route(CHAPTER, methods=["GET", "POST"])
+def chapter(code: str):
+    chapter = _chapter_or_404(code)
+    if request.method == "GET":
+        return _chapter_page(chapter)
+    form = ChapterEditForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        return _chapter_page(chapter, form=form, status=400)
+    try:
+        services.edit_chapter(current_user, chapter, name_en=form.name_en.data,
+                              name_zh=form.name_zh.data,
+                              default_timezone=form.default_timezone.data)
+    except services.AdminError as error:
+        db.session.rollback()
+        return _chapter_page(chapter, form=form, errors=_field_error(form, error), status=400)
+    db.session.commit()
+    flash(_("The chapter is saved."), "success")
+    return redirect(url_for("admin.chapter", code=chapter.code))
+
+
+@bp.post(CHAPTER + "/coordinators")
+def appoint_coordinator(code: str):
+    chapter = _chapter_or_404(code)
+    form = CoordinatorForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        return _chapter_page(chapter, errors=[_("Choose someone from the search results.")],
+                             status=400)
+    user = services.user_by_public_id(form.user.data)
+    if user is None:
+        return _chapter_page(chapter, errors=[_("Choose someone from the search results.")],
+                             status=400)
+    try:
+        services.appoint_coordinator(current_user, chapter, user)
+    except services.AdminError as error:
+        db.session.rollback()
+        return _chapter_page(chapter, errors=[error.message], status=400)
+    db.session.commit()
+    flash(_("%(name)s is now a coordinator of this chapter.", name=user.display_name),
+          "success")
+    return redirect(url_for("admin.chapter", code=chapter.code))
+
+
+@bp.post(CHAPTER + "/coordinators/<public_id>/remove")
+def remove_coordinator(code: str, public_id: str):
+    chapter = _chapter_or_404(code)
+    user = _user_or_404(public_id)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        services.remove_coordinator(current_user, chapter, user)
+    except services.AdminError as error:
+        db.session.rollback()
+        return _chapter_page(chapter, errors=[error.message], status=400)
+    db.session.commit()
+    flash(_("%(name)s is no longer a coordinator of this chapter.", name=user.display_name),
+          "success")
+    return redirect(url_for("admin.chapter", code=chapter.code))
+
+
+# --- hubs ----------------------------------------------------------------------
+
+HUB = "/hubs/<hub_slug>"
+
+
+def _hub_or_404(hub_slug: str):
+    hub = services.hub_by_slug(hub_slug)
+    if hub is None:
+        abort(404)
+    return hub
+
+
+def _hub_filters() -> tuple[HubFilterForm, dict]:
+    form = HubFilterForm(formdata=request.args)
+    form.set_chapters([(c.code, str(localized(c, "name"))) for c in services.chapters()])
+    form.validate()
+    return form, {
+        "chapter_code": "" if form.chapter.errors else (form.chapter.data or ""),
+        "status": "" if form.status.errors else (form.status.data or ""),
+    }
+
+
+@bp.get("/hubs")
+def hubs():
+    form, filters = _hub_filters()
+    page = services.list_hubs(page=int_arg("page"), **filters)
+    query_args = {"chapter": filters["chapter_code"] or None,
+                  "status": filters["status"] or None}
+    return render_template("admin/hubs.html", form=form, page=page, query_args=query_args,
+                           status_labels=HUB_STATUS_LABELS, button=ButtonForm(formdata=None))
+
+
+def _hub_change(hub_slug: str, change, done: str):
+    hub = _hub_or_404(hub_slug)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        change(current_user, hub)
+    except services.AdminError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("admin.hubs"))
+    db.session.commit()
+    flash(done % {"name": localized(hub, "name")}, "success")
+    return redirect(url_for("admin.hubs"))
+
+
+@bp.post(HUB + "/archive")
+def archive_hub(hub_slug: str):
+    return _hub_change(hub_slug, services.archive_hub, _("%(name)s is archived."))
+
+
+@bp.post(HUB + "/restore")
+def restore_hub(hub_slug: str):
+    return _hub_change(hub_slug, services.restore_hub, _("%(name)s is active again."))
+
+
+@bp.route(HUB + "/lead", methods=["GET", "POST"])
+def hub_lead(hub_slug: str):
+    hub = _hub_or_404(hub_slug)
+    members = services.active_members_of(hub)
+    form = LeadForm()
+    form.set_members([(m.public_id, f"{m.user.display_name} ({role_label(m.role)})")
+                      for m in members])
+    errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            membership = services.change_lead(current_user, hub, form.member.data)
+        except services.AdminError as error:
+            db.session.rollback()
+            errors = _field_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("%(name)s is now the lead of this hub.",
+                    name=membership.user.display_name), "success")
+            return redirect(url_for("admin.hubs"))
+    if request.method == "POST" and form.csrf_token.errors:
+        abort(400)
+    status = 400 if request.method == "POST" else 200
+    leads = [m for m in members if m.role.value == "lead"]
+    return render_template("admin/hub_lead.html", hub=hub, form=form, errors=errors,
+                           leads=leads, has_members=bool(members)), status

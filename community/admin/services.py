@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from xml.etree import ElementTree as ET  # noqa: S405  (building, never parsing)
 
+from flask import current_app
 from flask_babel import format_date
 from flask_babel import gettext as _
-from sqlalchemy import case, distinct, extract, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import case, delete, distinct, extract, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased, joinedload
 
 from community import audit
 from community.admin.models import AuditEntry, Report, ReportStatus, ReportTarget
@@ -30,8 +32,10 @@ from community.extensions import db
 from community.hubs.models import (
     Chapter,
     ChapterRole,
+    ChapterRoleKind,
     Hub,
     HubStatus,
+    MemberRole,
     Membership,
     MembershipStatus,
 )
@@ -464,3 +468,231 @@ def resolve_report(actor: User, report: Report, action: str, reason: str) -> Non
         _email(db.session.get(User, report.reporter_id), "moderation_outcome",
                actioned=action != "dismiss")
 
+
+
+# --- chapters ----------------------------------------------------------------
+
+CHAPTER_CODE = re.compile(r"[a-z0-9-]{2,16}\Z")
+HUBS_PER_PAGE = 50
+SEARCH_LIMIT = 20
+
+
+class FieldError(AdminError):
+    """A refusal that belongs to one form field."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def chapters() -> list[Chapter]:
+    return list(db.session.scalars(select(Chapter).order_by(Chapter.code)))
+
+
+def chapter_by_code(code: str) -> Chapter | None:
+    if not isinstance(code, str) or not CHAPTER_CODE.match(code):
+        return None
+    return db.session.scalar(select(Chapter).where(Chapter.code == code))
+
+
+def coordinators(chapter: Chapter) -> list[User]:
+    return list(db.session.scalars(
+        select(User).join(ChapterRole, ChapterRole.user_id == User.id)
+        .where(ChapterRole.chapter_id == chapter.id)
+        .order_by(func.lower(User.display_name), User.id)))
+
+
+def coordinator_counts() -> dict[int, int]:
+    return {row[0]: int(row[1]) for row in db.session.execute(
+        select(ChapterRole.chapter_id, func.count(ChapterRole.id))
+        .group_by(ChapterRole.chapter_id))}
+
+
+def _two_factor_needed(user: User) -> bool:
+    return not user.totp_secret and current_app.config.get("TWO_FACTOR_REQUIRED_FOR_STAFF", True)
+
+
+def create_chapter(actor: User, *, code: str, name_en: str, name_zh: str,
+                   default_timezone: str) -> Chapter:
+    """Add a chapter; a code already in use is a FieldError on ``code``."""
+    taken = _("A chapter with this code already exists.")
+    if db.session.scalar(select(Chapter.id).where(Chapter.code == code)) is not None:
+        raise FieldError("code", taken)
+    chapter = Chapter(code=code, name_en=name_en, name_zh=name_zh,
+                      default_timezone=default_timezone)
+    try:
+        # Two admins adding the same code at once: the unique index decides.
+        with db.session.begin_nested():
+            db.session.add(chapter)
+            db.session.flush()
+    except IntegrityError:
+        raise FieldError("code", taken) from None
+    audit.record(actor, "admin.chapter_create", "chapter", chapter.code, chapter=chapter,
+                 detail=f"{name_en} / {name_zh} / {default_timezone}")
+    return chapter
+
+
+def edit_chapter(actor: User, chapter: Chapter, *, name_en: str, name_zh: str,
+                 default_timezone: str) -> None:
+    changes = [f"{field}: {getattr(chapter, field)} -> {value}" for field, value in
+               (("name_en", name_en), ("name_zh", name_zh),
+                ("default_timezone", default_timezone))
+               if getattr(chapter, field) != value]
+    if not changes:
+        raise AdminError(_("Nothing has changed."))
+    chapter.name_en, chapter.name_zh = name_en, name_zh
+    chapter.default_timezone = default_timezone
+    audit.record(actor, "admin.chapter_edit", "chapter", chapter.code, chapter=chapter,
+                 detail="; ".join(changes))
+
+
+def coordinator_candidates(chapter: Chapter, query: str) -> list[User]:
+    """Up to SEARCH_LIMIT people matching ``query`` (name or email), not yet
+    coordinators of ``chapter``."""
+    query = (query or "").replace("\x00", "").strip()
+    if not query:
+        return []
+    pattern = f"%{escape_like(query.lower())}%"
+    already = select(ChapterRole.user_id).where(ChapterRole.chapter_id == chapter.id)
+    return list(db.session.scalars(
+        select(User).where(func.lower(User.display_name).like(pattern, escape="\\")
+                           | func.lower(User.email).like(pattern, escape="\\"),
+                           User.id.not_in(already))
+        .order_by(func.lower(User.display_name), User.id).limit(SEARCH_LIMIT)))
+
+
+def appoint_coordinator(actor: User, chapter: Chapter, user: User) -> None:
+    name = user.display_name
+    if user.disabled_at is not None:
+        raise AdminError(_("%(name)s's account is disabled.", name=name))
+    if not user.is_verified:
+        raise AdminError(_("%(name)s has not confirmed their email address yet.", name=name))
+    if _two_factor_needed(user):
+        raise AdminError(_("%(name)s must turn on two-factor authentication before they "
+                           "can be a coordinator. They can do it under Security in their "
+                           "account.", name=name))
+    if db.session.scalar(select(ChapterRole.id).where(
+            ChapterRole.chapter_id == chapter.id, ChapterRole.user_id == user.id)) is not None:
+        raise AdminError(_("%(name)s is already a coordinator of this chapter.", name=name))
+    db.session.add(ChapterRole(user_id=user.id, chapter_id=chapter.id,
+                               role=ChapterRoleKind.COORDINATOR))
+    audit.record(actor, "admin.coordinator_appoint", "user", user.public_id, chapter=chapter,
+                 subject_user=user, detail=chapter.code)
+    db.session.flush()
+
+
+def remove_coordinator(actor: User, chapter: Chapter, user: User) -> None:
+    deleted = db.session.execute(
+        delete(ChapterRole).where(ChapterRole.chapter_id == chapter.id,
+                                  ChapterRole.user_id == user.id),
+        execution_options={"synchronize_session": False}).rowcount
+    if not deleted:
+        raise AdminError(_("%(name)s is not a coordinator of this chapter.",
+                           name=user.display_name))
+    db.session.expire(chapter, ["roles"])
+    audit.record(actor, "admin.coordinator_remove", "user", user.public_id, chapter=chapter,
+                 subject_user=user, detail=chapter.code)
+
+
+# --- hubs --------------------------------------------------------------------
+
+HUB_SLUG = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+
+
+@dataclass(frozen=True)
+class HubRow:
+    hub: Hub
+    leads: list[str]
+
+
+def hub_by_slug(slug: str) -> Hub | None:
+    if not isinstance(slug, str) or not HUB_SLUG.match(slug):
+        return None
+    return db.session.scalar(select(Hub).where(Hub.slug == slug))
+
+
+def list_hubs(*, chapter_code: str = "", status: str = "", page: int = 1,
+              per_page: int = HUBS_PER_PAGE) -> Page:
+    """Hubs by chapter and slug, with their active leads' names (one query each)."""
+    where = []
+    if chapter_code:
+        where.append(Chapter.code == chapter_code)
+    if status:
+        where.append(Hub.status == HubStatus(status))
+    base = select(Hub).join(Chapter, Hub.chapter_id == Chapter.id).where(*where)
+    total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    hubs = list(db.session.scalars(
+        base.options(joinedload(Hub.chapter)).order_by(Chapter.code, Hub.slug)
+        .offset((page - 1) * per_page).limit(per_page)))
+    leads: dict[int, list[str]] = {}
+    if hubs:
+        for hub_id, name in db.session.execute(
+                select(Membership.hub_id, User.display_name)
+                .join(User, Membership.user_id == User.id)
+                .where(Membership.hub_id.in_([hub.id for hub in hubs]),
+                       Membership.status == MembershipStatus.ACTIVE,
+                       Membership.role == MemberRole.LEAD)
+                .order_by(func.lower(User.display_name))):
+            leads.setdefault(hub_id, []).append(name)
+    return Page([HubRow(hub, leads.get(hub.id, [])) for hub in hubs], page, pages, total)
+
+
+def archive_hub(actor: User, hub: Hub) -> None:
+    if hub.status is not HubStatus.ACTIVE:
+        raise AdminError(_("Only an active hub can be archived."))
+    hub.status = HubStatus.ARCHIVED
+    audit.record(actor, "admin.hub_archive", "hub", hub.slug, hub=hub)
+
+
+def restore_hub(actor: User, hub: Hub) -> None:
+    if hub.status is not HubStatus.ARCHIVED:
+        raise AdminError(_("Only an archived hub can be restored."))
+    hub.status = HubStatus.ACTIVE
+    audit.record(actor, "admin.hub_restore", "hub", hub.slug, hub=hub)
+
+
+def active_members_of(hub: Hub) -> list[Membership]:
+    return list(db.session.scalars(
+        select(Membership).options(joinedload(Membership.user))
+        .join(User, Membership.user_id == User.id)
+        .where(Membership.hub_id == hub.id, Membership.status == MembershipStatus.ACTIVE)
+        .order_by(func.lower(User.display_name), Membership.id)))
+
+
+def change_lead(actor: User, hub: Hub, public_id: str) -> Membership:
+    """Make the hub's active member with this membership id its lead; the
+    leads before them become organisers. One audit entry."""
+    if hub.status not in (HubStatus.ACTIVE, HubStatus.ARCHIVED):
+        raise AdminError(_("Only an active or archived hub has a lead to change."))
+    membership = None
+    if isinstance(public_id, str) and PUBLIC_ID.match(public_id):
+        membership = db.session.scalar(
+            select(Membership).options(joinedload(Membership.user))
+            .where(Membership.public_id == public_id, Membership.hub_id == hub.id,
+                   Membership.status == MembershipStatus.ACTIVE))
+    if membership is None:
+        raise FieldError("member", _("Choose one of the hub's active members."))
+    name = membership.user.display_name
+    if membership.role is MemberRole.LEAD:
+        raise FieldError("member", _("%(name)s is already this hub's lead.", name=name))
+    if membership.user.disabled_at is not None:
+        raise FieldError("member", _("%(name)s's account is disabled.", name=name))
+    if _two_factor_needed(membership.user):
+        raise FieldError("member", _("%(name)s must turn on two-factor authentication "
+                                     "before they can be a lead. They can do it under "
+                                     "Security in their account.", name=name))
+    previous = list(db.session.scalars(
+        select(Membership).where(Membership.hub_id == hub.id,
+                                 Membership.status == MembershipStatus.ACTIVE,
+                                 Membership.role == MemberRole.LEAD)
+        .with_for_update()))
+    for old in previous:
+        old.role = MemberRole.ORGANISER
+    membership.role = MemberRole.LEAD
+    audit.record(actor, "admin.hub_lead", "membership", membership.public_id, hub=hub,
+                 subject_user=membership.user,
+                 detail="previous=" + (",".join(m.public_id for m in previous) or "none"))
+    db.session.flush()
+    return membership

@@ -104,6 +104,12 @@ def test_every_admin_route_is_covered(app):
         "/admin/users/<public_id>/disable", "/admin/users/<public_id>/enable",
         "/admin/users/<public_id>/grant", "/admin/users/<public_id>/revoke",
         "/admin/audit", "/admin/audit.csv", "/admin/reports", "/admin/reports/<public_id>",
+        # Chapters and hubs: their access rules are tested in test_admin_chapters.py.
+        "/admin/chapters", "/admin/chapters/new", "/admin/chapters/<code>",
+        "/admin/chapters/<code>/coordinators",
+        "/admin/chapters/<code>/coordinators/<public_id>/remove",
+        "/admin/hubs", "/admin/hubs/<hub_slug>/archive", "/admin/hubs/<hub_slug>/restore",
+        "/admin/hubs/<hub_slug>/lead",
     }
 
 

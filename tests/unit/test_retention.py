@@ -90,3 +90,92 @@ def test_cli_commands_use_config_defaults_show_progress_and_report(app, runner):
         del app.config["AUDIT_RETENTION_DAYS"]
     assert result.exit_code == 0, result.output
     assert "Deleted 1 audit entries older than 7 days." in result.output
+
+
+# --- unverified accounts and expired sessions (R41) -------------------------------
+
+def _session(user, created_at, remember=False):
+    import secrets
+
+    from community.auth.models import UserSession
+    from community.auth.sessions import hash_token
+
+    record = UserSession(user=user, token_hash=hash_token(secrets.token_urlsafe(32)),
+                         device_label="test", last_seen_at=created_at, remember=remember)
+    db.session.add(record)
+    db.session.flush()
+    record.created_at = created_at
+    db.session.flush()
+    return record
+
+
+def _users() -> set[int]:
+    from community.auth.models import User
+
+    return set(db.session.scalars(select(User.id)))
+
+
+def test_unverified_accounts_go_after_seven_days_idempotently():
+    from community.auth.models import User
+    from community.mail import OutboxEmail
+
+    stale = make_user("stale@example.org", verified=False)
+    fresh = make_user(verified=False)
+    confirmed = make_user()
+    _session(stale, utcnow())
+    db.session.add(OutboxEmail(to_address="stale@example.org", subject="Confirm",
+                               body_text="x", user_id=None))
+    db.session.flush()
+    for user in (stale, confirmed):
+        user.created_at = utcnow() - timedelta(days=8)
+    db.session.flush()
+
+    assert retention.purge_unverified(7) == 1
+    assert stale.id not in _users() and {fresh.id, confirmed.id} <= _users()
+    assert db.session.scalar(select(func.count()).select_from(OutboxEmail).where(
+        OutboxEmail.to_address == "stale@example.org")) == 0
+    assert retention.purge_unverified(7) == 0  # idempotent
+    with time_machine.travel(utcnow() + timedelta(days=8), tick=False):
+        assert retention.purge_unverified(7) == 1
+    assert fresh.id not in _users()
+    assert db.session.get(User, confirmed.id) is not None
+
+
+def test_sessions_past_their_absolute_timeout_go(app):
+    from community.auth.models import UserSession
+    from community.factories import make_hub, make_membership
+    from community.hubs.models import MemberRole
+
+    member, organiser = make_user(), make_user()
+    make_membership(organiser, make_hub(), MemberRole.ORGANISER)
+    now = utcnow()
+    old_member = _session(member, now - timedelta(hours=13))      # past 12 h
+    live_member = _session(member, now - timedelta(hours=9))      # within 12 h
+    old_staff = _session(organiser, now - timedelta(hours=9))     # past staff 8 h
+    remembered = _session(member, now - timedelta(days=13), remember=True)  # within 14 d
+
+    ids = lambda: set(db.session.scalars(select(UserSession.id)))  # noqa: E731
+    assert retention.purge_sessions() == 2
+    assert {live_member.id, remembered.id} <= ids()
+    assert not {old_member.id, old_staff.id} & ids()
+    assert retention.purge_sessions() == 0  # idempotent
+    with time_machine.travel(now + timedelta(days=2), tick=False):
+        assert retention.purge_sessions() == 2
+    assert not {live_member.id, remembered.id} & ids()
+
+
+def test_purge_commands_show_progress_and_report(app, runner):
+    user = make_user(verified=False)
+    user.created_at = utcnow() - timedelta(days=10)
+    _session(make_user(), utcnow() - timedelta(days=1))
+    db.session.flush()
+    result = runner.invoke(args=["purge-unverified", "--older-than", "30"])
+    assert result.exit_code == 0, result.output
+    assert "Deleted 0 unverified accounts older than 30 days." in result.output
+    result = runner.invoke(args=["purge-unverified"])
+    assert "Deleted 1 unverified accounts older than 7 days." in result.output
+    assert runner.invoke(args=["purge-unverified", "--older-than", "-2"]).exit_code != 0
+    result = runner.invoke(args=["purge-sessions"])
+    assert result.exit_code == 0, result.output
+    assert "Deleted 1 expired sessions." in result.output
+    assert "Deleted 0 expired sessions." in runner.invoke(args=["purge-sessions"]).output
