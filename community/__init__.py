@@ -37,10 +37,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_hooks(app)
 
-    from community import cli, mail, retention
+    from community import cli, mail, notifications, retention
+    from community.events import reminders
 
     cli.init_app(app)
     mail.init_cli(app)
+    notifications.init_cli(app)
+    reminders.init_cli(app)
     retention.init_cli(app)
     return app
 
@@ -119,6 +122,7 @@ def register_blueprints(app: Flask) -> None:
     from community.main.routes import bp as main_bp
     from community.members import transparency  # noqa: F401
     from community.members.routes import bp as members_bp
+    from community.notifications import bp as notifications_bp
     from community.updates.routes import bp as updates_bp
 
     app.register_blueprint(main_bp)
@@ -129,6 +133,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(feeds_bp)
     app.register_blueprint(updates_bp)
+    app.register_blueprint(notifications_bp)
 
 
 def register_hooks(app: Flask) -> None:

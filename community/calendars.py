@@ -22,6 +22,23 @@ def new_calendar(name: str) -> Calendar:
     return calendar
 
 
+def sequence_of(event) -> int:
+    """SEQUENCE (RFC 5545 §3.8.7.4): whole seconds from the event's creation to its
+    last edit. Every edit moves ``updated_at`` forward, so the number only grows;
+    counting from ``created_at`` keeps it small (well inside 32 bits) and needs
+    no extra column. RSVPs do not touch ``updated_at``, so they do not bump it."""
+    return max(0, int((event.updated_at - event.created_at).total_seconds()))
+
+
+def webcal_url(event) -> str:
+    """The event's .ics as a webcal:// link for web and desktop calendars, built
+    from BASE_URL (never from the request's Host)."""
+    from flask import current_app, url_for
+
+    base = current_app.config["BASE_URL"].rstrip("/").split("://", 1)[-1]
+    return f"webcal://{base}{url_for('events.calendar', public_id=event.public_id)}"
+
+
 def add_event(calendar: Calendar, event, *, location: str | None,
               online_url: str | None = None) -> None:
     from flask import current_app
@@ -33,7 +50,10 @@ def add_event(calendar: Calendar, event, *, location: str | None,
     entry.add("summary", localized(event, "title").text)
     entry.add("dtstart", event.starts_at.astimezone(zone))
     entry.add("dtend", event.ends_at.astimezone(zone))
+    # DTSTAMP and LAST-MODIFIED: when the event's information last changed, in UTC.
     entry.add("dtstamp", event.updated_at)
+    entry.add("last-modified", event.updated_at)
+    entry.add("sequence", sequence_of(event))
     url = absolute_url("events.detail", public_id=event.public_id)
     entry.add("url", url)
     entry.add("description", f"{url}\n{online_url}" if online_url else url)

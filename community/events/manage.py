@@ -20,9 +20,13 @@ from community.auth.decorators import login_required, two_factor_required
 from community.database import write_transaction
 from community.events import manage_services as services
 from community.events.manage_forms import (
+    THIS_AND_FOLLOWING,
     CancelForm,
+    EditEventForm,
     EventActionForm,
     EventForm,
+    NewEventForm,
+    PublishForm,
     event_form_data,
 )
 from community.events.models import Audience, Event
@@ -91,16 +95,32 @@ def render_form(hub: Hub, form: EventForm, *, event: Event | None = None,
         "events/manage_form.html", hub=hub, event=event, form=form,
         cancel_form=cancel_form or CancelForm(formdata=None),
         action_form=EventActionForm(formdata=None), errors=errors or [],
-        timezones=timezone_names(),
+        publish_form=PublishForm(formdata=None), timezones=timezone_names(),
+        position=services.series_positions([event]).get(event.id) if event else None,
     ), status
+
+
+def flash_skipped(days) -> None:
+    """Say which occurrences were left out because a time falls in a clock change's gap."""
+    if days:
+        flash(ngettext("%(num)d date was left out because the time does not exist then (the "
+                       "clocks go forward): %(dates)s.",
+                       "%(num)d dates were left out because the time does not exist then "
+                       "(the clocks go forward): %(dates)s.", len(days),
+                       dates=", ".join(day.isoformat() for day in days)), "info")
+
+
+def following(form) -> bool:
+    """Whether a series form asks for this and the following occurrences."""
+    return form.scope.data == THIS_AND_FOLLOWING
 
 
 def edit_form(event: Event, *, submitted: bool) -> EventForm:
     """The edit form: the stored values on GET, what was sent on POST."""
     if submitted:
-        form = EventForm()
+        form = EditEventForm()
     else:
-        form = EventForm(formdata=None, data=event_form_data(services.details_of(event)))
+        form = EditEventForm(formdata=None, data=event_form_data(services.details_of(event)))
     if event.audience is Audience.INVITE:
         form.keep_invite_audience()
     return form
@@ -120,7 +140,8 @@ def manage(hub: Hub):
     view = view if view in services.VIEWS else "upcoming"
     page = services.organiser_events(hub, view, int_arg("page"))
     return render_template("events/manage_list.html", hub=hub, page=page, view=view,
-                           views=services.VIEWS, counts=services.view_counts(hub))
+                           views=services.VIEWS, counts=services.view_counts(hub),
+                           positions=services.series_positions(page.items))
 
 
 # --- create and edit ---------------------------------------------------------------
@@ -129,13 +150,19 @@ def manage(hub: Hub):
 @hub_organiser_page
 def create(hub: Hub):
     # The hub's defaults fill the form on GET only: a POST stands on what was sent.
-    form = EventForm(data=event_form_data(services.new_event_details(hub))
-                     if request.method == "GET" else None)
+    form = NewEventForm(data=event_form_data(services.new_event_details(hub))
+                        if request.method == "GET" else None)
     errors: list[str] = []
     if form.validate_on_submit():
         details = services.EventDetails(**form.details_values())
+        repeat = form.repeat()
         try:
-            event = services.create_event(hub, current_user, details)
+            if repeat.repeats:
+                made = services.create_series(hub, current_user, details, repeat)
+                event = made.events[0]
+            else:
+                made = None
+                event = services.create_event(hub, current_user, details)
         except services.NotAllowed:
             abort(404)
         except services.EventManageError as error:
@@ -144,8 +171,16 @@ def create(hub: Hub):
         else:
             notes = services.ambiguity_notes(details)
             db.session.commit()
-            flash(_("The event is saved as a draft. Only organisers can see it until you "
-                    "publish it."), "success")
+            if made is None:
+                flash(_("The event is saved as a draft. Only organisers can see it until you "
+                        "publish it."), "success")
+            else:
+                flash(ngettext("The series is saved as %(num)d draft. Only organisers can see "
+                               "it until you publish it.",
+                               "The series is saved as %(num)d drafts. Only organisers can "
+                               "see them until you publish them.", len(made.events)),
+                      "success")
+                flash_skipped(made.skipped)
             for note in notes:
                 flash(note, "info")
             return redirect(edit_url(event))
@@ -162,7 +197,10 @@ def edit(event: Event):
         try:
             # Capacity is checked against places taken: serialise with RSVPs.
             with write_transaction(db.session):
-                changed = services.update_event(event, current_user, details)
+                if event.series_id and following(form):
+                    changed, others = services.update_following(event, current_user, details)
+                else:
+                    changed, others = services.update_event(event, current_user, details), None
                 notes = services.ambiguity_notes(details) if changed else []
                 db.session.commit()
         except services.NotAllowed:
@@ -171,10 +209,17 @@ def edit(event: Event):
             db.session.rollback()
             show_error(form, error, errors)
         else:
-            if changed:
+            if others is not None and (changed or others.events):
+                flash(ngettext("Your changes are saved to this event and %(num)d following "
+                               "event.",
+                               "Your changes are saved to this event and %(num)d following "
+                               "events.", len(others.events)), "success")
+            elif changed:
                 flash(_("Your changes are saved."), "success")
             else:
                 flash(_("Nothing was changed."), "info")
+            if others is not None:
+                flash_skipped(others.skipped)
             for note in notes:
                 flash(note, "info")
             return redirect(edit_url(event))
@@ -186,10 +231,15 @@ def edit(event: Event):
 @bp.post("/events/<public_id>/publish", endpoint="publish")
 @event_organiser_page
 def publish(event: Event):
-    if not EventActionForm().validate_on_submit():
+    form = PublishForm()
+    if not form.validate_on_submit():
         abort(400)
     try:
-        services.publish_event(event, current_user)
+        if event.series_id and following(form):
+            published = services.publish_following(event, current_user)
+        else:
+            published = None
+            services.publish_event(event, current_user)
     except services.NotAllowed:
         abort(404)
     except services.EventManageError as error:
@@ -197,7 +247,13 @@ def publish(event: Event):
         flash(error.message, "error")
         return redirect(edit_url(event))
     db.session.commit()
-    flash(_("The event is published. Its audience can now see it and answer."), "success")
+    if published is None:
+        flash(_("The event is published. Its audience can now see it and answer."), "success")
+    else:
+        flash(ngettext("%(num)d event of the series is published. Its audience can now see "
+                       "it and answer.",
+                       "%(num)d events of the series are published. Their audience can now "
+                       "see them and answer.", published), "success")
     return redirect(edit_url(event))
 
 
@@ -209,7 +265,12 @@ def cancel(event: Event):
     if form.validate_on_submit():
         try:
             with write_transaction(db.session):
-                sent = services.cancel_event(event, current_user, form.message.data or "")
+                if event.series_id and following(form):
+                    cancelled, sent = services.cancel_following(
+                        event, current_user, form.message.data or "")
+                else:
+                    cancelled = None
+                    sent = services.cancel_event(event, current_user, form.message.data or "")
                 db.session.commit()
         except services.NotAllowed:
             abort(404)
@@ -217,6 +278,10 @@ def cancel(event: Event):
             db.session.rollback()
             show_error(form, error, errors)
         else:
+            if cancelled is not None:
+                flash(ngettext("%(num)d event of the series is cancelled.",
+                               "%(num)d events of the series are cancelled.", cancelled),
+                      "success")
             flash(ngettext("The event is cancelled. We are emailing the %(num)d person who "
                            "answered.",
                            "The event is cancelled. We are emailing the %(num)d people who "

@@ -22,6 +22,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
 from community.auth.forms import strip
+from community.events import series
 from community.events.models import Audience, EventMode, Tier
 from community.members.forms import canonical_timezone
 from community.validators import at_most, no_control_characters, one_line, one_line_breaks
@@ -69,6 +70,20 @@ AUDIENCE_CHOICES = [
     SelectChoice(Audience.MEMBERS.value, _l("Members of the hub only")),
 ]
 INVITE_CHOICE = SelectChoice(Audience.INVITE.value, _l("Invited people only"))
+REPEAT_CHOICES = [
+    SelectChoice(series.NONE, _l("Does not repeat")),
+    SelectChoice(series.WEEKLY, _l("Every week")),
+    SelectChoice(series.FORTNIGHTLY, _l("Every two weeks")),
+    SelectChoice(series.MONTHLY,
+                 _l("Every month, on the same weekday (such as the second Saturday)")),
+]
+# Which occurrences of a series an edit, a cancellation or publishing applies to.
+THIS_ONLY = "this"
+THIS_AND_FOLLOWING = "following"
+SCOPE_CHOICES = [
+    SelectChoice(THIS_ONLY, _l("Only this event")),
+    SelectChoice(THIS_AND_FOLLOWING, _l("This and following events")),
+]
 
 
 # --- validators -----------------------------------------------------------------
@@ -340,7 +355,33 @@ def event_form_data(details) -> dict:
     return data
 
 
+class NewEventForm(EventForm):
+    """A new event, which may repeat as a series."""
+
+    repeat_frequency = ChoiceField(_l("Repeat"), choices=REPEAT_CHOICES, default=series.NONE)
+    repeat_count = WholeNumberField(
+        _l("Number of events (optional)"),
+        validators=[Optional(),
+                    NumberRange(series.MIN_OCCURRENCES, series.MAX_OCCURRENCES,
+                                _l("Enter a number of events from %(min)s to %(max)s."))],
+        render_kw={"inputmode": "numeric"})
+    repeat_until = date_field(_l("Last date (optional)"), Optional())
+
+    def repeat(self) -> series.Repeat:
+        """The repeat setting as series.Repeat takes it."""
+        return series.Repeat(frequency=self.repeat_frequency.data or series.NONE,
+                             count=self.repeat_count.data, until=self.repeat_until.data)
+
+
+class EditEventForm(EventForm):
+    """An existing event; for an occurrence of a series, which ones to change."""
+
+    scope = ChoiceField(_l("Apply the changes to"), choices=SCOPE_CHOICES, default=THIS_ONLY)
+
+
 class CancelForm(FlaskForm):
+    scope = ChoiceField(_l("Which events to cancel"), choices=SCOPE_CHOICES,
+                        default=THIS_ONLY, id="cancel_scope")
     message = TextAreaField(
         _l("Message to show on the event page"), filters=[strip, one_line_breaks],
         validators=[InputRequired(_l("Write a short message saying why the event is "
@@ -352,3 +393,10 @@ class CancelForm(FlaskForm):
 
 class EventActionForm(FlaskForm):
     """Publish and duplicate: a button that only needs CSRF protection."""
+
+
+class PublishForm(FlaskForm):
+    """Publish: for an occurrence of a series, this one or the drafts from it on."""
+
+    scope = ChoiceField(_l("Which events to publish"), choices=SCOPE_CHOICES,
+                        default=THIS_ONLY, id="publish_scope")

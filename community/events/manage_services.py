@@ -13,7 +13,8 @@ translated message for the form; NotAllowed means the route answers 404.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+import secrets
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,9 +22,10 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
-from community import audit
+from community import audit, notifications
 from community.database import utcnow
 from community.events import manage_forms as shapes
+from community.events import series
 from community.events.models import Audience, Event, EventMode, EventStatus, Rsvp, Tier
 from community.events.services import promote_waitlist, seats_taken
 from community.extensions import db
@@ -466,6 +468,7 @@ def publish_event(event: Event, actor, now: datetime | None = None) -> None:
     event.published_at = now
     db.session.flush()
     audit.record(actor, "event.publish", TARGET_TYPE, event.public_id, hub=event.hub)
+    notifications.notify_event_published(event)
     db.session.flush()
 
 
@@ -548,3 +551,167 @@ def duplicate_event(event: Event, actor) -> Event:
                  detail=f"copy of {event.public_id}")
     db.session.flush()
     return copy
+
+
+# --- series -----------------------------------------------------------------------
+
+
+@dataclass
+class SeriesResult:
+    """The events a series operation made or changed, soonest first, and the
+    local dates it had to leave out because a time falls in a clock change's gap."""
+
+    events: list[Event]
+    skipped: list[date]
+
+
+def _moved(details: EventDetails, days: timedelta) -> EventDetails:
+    """``details`` with every date ``days`` later, the wall-clock times kept."""
+    moved = replace(details)
+    for prefix in ("start", "end", "rsvp_opens", "rsvp_closes"):
+        name = f"{prefix}_date"
+        if getattr(moved, name) is not None:
+            setattr(moved, name, getattr(moved, name) + days)
+    return moved
+
+
+def create_series(hub: Hub, actor, details: EventDetails, repeat: series.Repeat) -> SeriesResult:
+    """Draft events of ``hub`` from ``details``, one for each occurrence of
+    ``repeat``, sharing a new series id and the RRULE text, each audited as
+    created. Occurrences are computed on wall-clock times in the event's zone,
+    so the clock time holds across daylight saving; one whose times fall in
+    a gap the clocks skip is left out and reported. Raises NotAllowed, or
+    EventManageError for details or a repeat setting that cannot be saved
+    (including a first event in such a gap)."""
+    _require_organiser(actor, hub)
+    if details.start_date is None or details.start_time is None:
+        raise EventManageError(_("Enter the date the event starts."), field="start_date")
+    first = datetime.combine(details.start_date, details.start_time.replace(tzinfo=None))
+    try:
+        starts = series.occurrences(first, repeat)
+        rule = series.rule_text(first, repeat)
+    except series.RecurrenceError as error:
+        raise EventManageError(error.message, field=error.field) from error
+    series_id = secrets.token_urlsafe(16)
+    made: list[Event] = []
+    skipped: list[date] = []
+    for start in starts:
+        try:
+            values = _values(_moved(details, start.date() - first.date()))
+        except NonexistentLocalTime:
+            if start == first:
+                raise
+            skipped.append(start.date())
+            continue
+        event = Event(hub=hub, status=EventStatus.DRAFT, created_by_id=actor.id,
+                      series_id=series_id, recurrence_rule=rule, **values)
+        db.session.add(event)
+        db.session.flush()
+        audit.record(actor, "event.create", TARGET_TYPE, event.public_id, hub=hub,
+                     detail=f"series {series_id}")
+        made.append(event)
+    db.session.flush()
+    return SeriesResult(made, skipped)
+
+
+def following_occurrences(event: Event) -> list[Event]:
+    """The later occurrences of ``event``'s series that are not cancelled,
+    soonest first; none for an event outside a series."""
+    if not event.series_id:
+        return []
+    return list(db.session.scalars(
+        select(Event).where(Event.series_id == event.series_id, Event.hub_id == event.hub_id,
+                            Event.id != event.id, Event.starts_at > event.starts_at,
+                            Event.status != EventStatus.CANCELLED)
+        .order_by(Event.starts_at, Event.id)))
+
+
+def _carry_over(before: EventDetails, after: EventDetails, other: EventDetails) -> EventDetails:
+    """``other`` with the changes from ``before`` to ``after`` applied. Its own
+    dates stay; a changed time of day moves its wall-clock time; how many days
+    the end and the RSVP window lie from the start follows ``after``."""
+    result = replace(other)
+    day_fields = {"start_date", "end_date", "rsvp_opens_date", "rsvp_closes_date"}
+    for name in fields(EventDetails):
+        if name.name in day_fields:
+            continue
+        if getattr(before, name.name) != getattr(after, name.name):
+            setattr(result, name.name, getattr(after, name.name))
+    for prefix in ("end", "rsvp_opens", "rsvp_closes"):
+        name = f"{prefix}_date"
+        old, new = getattr(before, name), getattr(after, name)
+        if old == new and before.start_date == after.start_date:
+            continue
+        if new is None or after.start_date is None or other.start_date is None:
+            setattr(result, name, new if new is None else getattr(other, name))
+        else:
+            setattr(result, name, other.start_date + (new - after.start_date))
+    return result
+
+
+def update_following(event: Event, actor, details: EventDetails) -> tuple[list[str], SeriesResult]:
+    """Save ``details`` to ``event`` (as update_event) and carry the same
+    changes to each later occurrence of its series that is not cancelled,
+    each audited once. Returns the names of the columns changed on ``event``
+    and the other occurrences changed; one whose new time falls in a
+    clock change's gap is left as it was and reported. Raises as update_event."""
+    before = details_of(event)
+    changed = update_event(event, actor, details)
+    touched: list[Event] = []
+    skipped: list[date] = []
+    for other in following_occurrences(event):
+        wanted = _carry_over(before, details, details_of(other))
+        try:
+            if update_event(other, actor, wanted):
+                touched.append(other)
+        except NonexistentLocalTime:
+            skipped.append(utc_to_local(other.starts_at, other.timezone).date())
+    return changed, SeriesResult(touched, skipped)
+
+
+def cancel_following(event: Event, actor, message: str) -> tuple[int, int]:
+    """Cancel ``event`` and each later published occurrence of its series
+    through cancel_event (so each one's answers are emailed and audited).
+    Later drafts stay drafts: cancelling would make them visible. Returns
+    (events cancelled, emails queued). Raises as cancel_event for ``event``."""
+    queued = cancel_event(event, actor, message)
+    cancelled = 1
+    for other in following_occurrences(event):
+        if other.status is EventStatus.PUBLISHED:
+            queued += cancel_event(other, actor, message)
+            cancelled += 1
+    return cancelled, queued
+
+
+def publish_following(event: Event, actor, now: datetime | None = None) -> int:
+    """Publish ``event`` and each later draft of its series together, through
+    publish_event. Returns how many were published. Raises as publish_event
+    for ``event``."""
+    now = now or utcnow()
+    publish_event(event, actor, now)
+    published = 1
+    for other in following_occurrences(event):
+        if other.status is EventStatus.DRAFT and other.ends_at > now:
+            publish_event(other, actor, now)
+            published += 1
+    return published
+
+
+def series_positions(events: list[Event]) -> dict[int, tuple[int, int]]:
+    """For each of ``events`` in a series, its place in the series by start
+    and the series' size, cancelled occurrences included, in one query."""
+    ids = {event.series_id for event in events if event.series_id}
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(Event.id, Event.series_id).where(Event.series_id.in_(ids))
+        .order_by(Event.series_id, Event.starts_at, Event.id))
+    members: dict[str, list[int]] = {}
+    for event_id, series_id in rows:
+        members.setdefault(series_id, []).append(event_id)
+    positions = {}
+    for event in events:
+        if event.series_id in members and event.id in members[event.series_id]:
+            siblings = members[event.series_id]
+            positions[event.id] = (siblings.index(event.id) + 1, len(siblings))
+    return positions

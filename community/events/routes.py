@@ -99,6 +99,8 @@ def detail(public_id: str):
         location=services.location_for(event, viewer),
         attendance=services.attendance_text(event, viewer),
         seats_left=services.seats_left(event),
+        waitlist_position=services.waitlist_position(viewer.rsvp) if viewer.rsvp else None,
+        webcal_url=calendars.webcal_url(event),
         rsvp_form=RsvpForm(), withdraw_form=WithdrawForm(),
     )
 
@@ -118,6 +120,10 @@ def rsvp(public_id: str):
         with write_transaction(db.session):
             answer = services.rsvp(event, current_user, guests=guests, note=note)
             db.session.commit()
+    except services.AlreadyAnswered as error:
+        db.session.rollback()
+        flash(error.message, "info")
+        return redirect(url_for("events.detail", public_id=public_id))
     except services.EventError as error:
         db.session.rollback()
         flash(error.message, "error")

@@ -25,6 +25,10 @@ class EventError(Exception):
         self.message = message
 
 
+class AlreadyAnswered(EventError):
+    """The person has answered already: a repeated submission changes nothing."""
+
+
 @dataclass
 class Viewer:
     """Who is looking at an event, loaded once per request."""
@@ -137,6 +141,8 @@ def rsvp(event: Event, user: User, *, guests: int = 0, note: str = "",
     now = now or utcnow()
     if not user.is_verified:
         raise EventError(_("Please confirm your email address before you RSVP."))
+    if event.status is EventStatus.CANCELLED:
+        raise EventError(_("This event is cancelled, so it is not taking RSVPs."))
     if event.status is not EventStatus.PUBLISHED:
         raise EventError(_("This event is not taking RSVPs."))
     if event.ends_at <= now:
@@ -154,7 +160,9 @@ def rsvp(event: Event, user: User, *, guests: int = 0, note: str = "",
     existing = db.session.scalar(
         select(Rsvp).where(Rsvp.event_id == event.id, Rsvp.user_id == user.id))
     if existing is not None and existing.status is not RsvpStatus.DECLINED:
-        raise EventError(_("You have already answered. Withdraw first to change your answer."))
+        # A double-clicked button or a resent form: keep the first answer as it is.
+        raise AlreadyAnswered(_("You have already answered, so nothing has changed. "
+                                "Withdraw first to change your answer."))
     if existing is not None:
         db.session.delete(existing)
         db.session.flush()
@@ -174,7 +182,39 @@ def rsvp(event: Event, user: User, *, guests: int = 0, note: str = "",
     answer = Rsvp(event=event, user=user, status=status, guests=guests, note=note.strip()[:500])
     db.session.add(answer)
     db.session.flush()
+    if status is RsvpStatus.GOING:
+        _confirm_going(event, answer)
     return answer
+
+
+def _confirm_going(event: Event, answer: Rsvp) -> None:
+    """Queue the "you are going" email: title, time and a link only (R44)."""
+    from community.mail import queue_templated_email
+    from community.security import absolute_url
+
+    person = answer.user
+    if person is None:
+        return
+    queue_templated_email(
+        to_address=person.email, locale=person.locale, template="rsvp_going",
+        user_id=person.id, display_name=person.display_name, event=event,
+        event_url=absolute_url("events.detail", public_id=event.public_id),
+        dedupe_key=f"going:{answer.public_id}",
+    )
+
+
+def waitlist_position(answer: Rsvp) -> int | None:
+    """1 for the first person on the waiting list, in the order promotion uses;
+    None when the answer is not waitlisted."""
+    if answer.status is not RsvpStatus.WAITLISTED:
+        return None
+    ahead = db.session.scalar(
+        select(func.count()).select_from(Rsvp).where(
+            Rsvp.event_id == answer.event_id, Rsvp.status == RsvpStatus.WAITLISTED,
+            (Rsvp.created_at < answer.created_at)
+            | ((Rsvp.created_at == answer.created_at) & (Rsvp.id < answer.id)))
+    ) or 0
+    return ahead + 1
 
 
 def withdraw(event: Event, user: User) -> list[Rsvp]:

@@ -4,6 +4,7 @@ their hubs; their settings; exporting and deleting their account."""
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
@@ -16,7 +17,7 @@ from community.auth import throttle
 from community.auth.models import RecoveryCode, User, UserSession
 from community.auth.passwords import verify_password
 from community.database import utcnow
-from community.events.models import Event, EventStatus, Rsvp, RsvpStatus
+from community.events.models import Audience, Event, EventStatus, Rsvp, RsvpStatus
 from community.events.services import promote_waitlist
 from community.extensions import db
 from community.hubs.models import (
@@ -57,18 +58,53 @@ def my_upcoming_rsvps(user: User, limit: int = 20) -> list[Rsvp]:
     ))
 
 
-def latest_updates_for(user: User, limit: int = 10) -> list[Update]:
-    """Published updates of hubs where the user is an active member, newest first."""
-    hub_ids = select(Membership.hub_id).where(
-        Membership.user_id == user.id, Membership.status == MembershipStatus.ACTIVE
-    )
-    return list(db.session.scalars(
+@dataclass(frozen=True)
+class HubNews:
+    """One line of "latest from my hubs": an update or a newly announced event."""
+
+    kind: str  # "update" or "event"
+    item: Update | Event
+    owner: Hub | Chapter
+    at: datetime
+
+
+def latest_from_my_hubs(user: User, limit: int = 10) -> list[HubNews]:
+    """Published updates of the member's active hubs (and of their chapters) and
+    events those hubs announced that are not over yet, newest first; invite-only
+    events stay out. Two queries, whatever the number of hubs."""
+    hub_ids = (select(Membership.hub_id).join(Membership.hub)
+               .where(Membership.user_id == user.id,
+                      Membership.status == MembershipStatus.ACTIVE,
+                      Hub.status == HubStatus.ACTIVE))
+    chapter_ids = select(Hub.chapter_id).where(Hub.id.in_(hub_ids))
+    updates = db.session.scalars(
         select(Update)
-        .options(joinedload(Update.hub))
-        .where(Update.hub_id.in_(hub_ids), Update.status == UpdateStatus.PUBLISHED)
-        .order_by(Update.published_at.desc())
+        .options(joinedload(Update.hub), joinedload(Update.chapter))
+        .where(or_(Update.hub_id.in_(hub_ids), Update.chapter_id.in_(chapter_ids)),
+               Update.status == UpdateStatus.PUBLISHED)
+        .order_by(Update.published_at.desc(), Update.id.desc())
         .limit(limit)
-    ))
+    )
+    events = db.session.scalars(
+        select(Event)
+        .options(joinedload(Event.hub))
+        .where(Event.hub_id.in_(hub_ids), Event.status == EventStatus.PUBLISHED,
+               Event.audience.in_([Audience.PUBLIC, Audience.MEMBERS]),
+               Event.published_at.is_not(None), Event.ends_at >= utcnow())
+        .order_by(Event.published_at.desc(), Event.id.desc())
+        .limit(limit)
+    )
+    news = [HubNews("update", u, u.hub if u.hub is not None else u.chapter, u.published_at)
+            for u in updates]
+    news += [HubNews("event", e, e.hub, e.published_at) for e in events]
+    news.sort(key=lambda entry: entry.at, reverse=True)
+    return news[:limit]
+
+
+def latest_updates_for(user: User, limit: int = 10) -> list[HubNews]:
+    """What the dashboard route shows under "latest from your hubs": the mixed
+    news of ``latest_from_my_hubs``."""
+    return latest_from_my_hubs(user, limit)
 
 
 # --- settings --------------------------------------------------------------------

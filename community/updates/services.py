@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from community import audit
+from community import audit, notifications
 from community.admin.models import Report, ReportTarget
 from community.database import utcnow
 from community.extensions import db
@@ -203,6 +203,7 @@ def create_update(user, content: UpdateContent, *, hub: Hub | None = None,
                  detail="published" if publish else "draft")
     if publish:
         audit.record(user, "update.publish", "update", update.public_id, **_owner(update))
+        notifications.notify_update_published(update)
     db.session.flush()
     return update
 
@@ -232,6 +233,7 @@ def publish_update(user, update: Update) -> None:
     update.status = UpdateStatus.PUBLISHED
     update.published_at = utcnow()
     audit.record(user, "update.publish", "update", update.public_id, **_owner(update))
+    notifications.notify_update_published(update)
     db.session.flush()
 
 

@@ -285,3 +285,122 @@ def test_event_list_filters_by_chapter_language_mode_dates_and_title(client):
 def test_event_list_survives_bad_filters(client, query):
     make_event()
     assert client.get("/events", query_string=query).status_code == 200
+
+
+def test_waitlisted_people_see_their_position(app, people):
+    hub, roles = people
+    event = make_event(hub, capacity=1)
+    make_rsvp(event, roles["member"])
+    for offset, name in enumerate(("attendee", "waitlisted", "pending"), start=1):
+        with time_machine.travel(utcnow() + timedelta(seconds=offset), tick=False):
+            answer(client_for(app, roles[name]), event)
+        assert status_of(roles[name], event) is RsvpStatus.WAITLISTED
+    third = client_for(app, roles["pending"]).get(f"/events/{event.public_id}")
+    assert "You are number 3 on the waiting list." in third.get_data(as_text=True)
+    first = client_for(app, roles["attendee"]).get(f"/events/{event.public_id}")
+    assert "You are number 1 on the waiting list." in first.get_data(as_text=True)
+    # Someone ahead leaving moves you up.
+    withdraw(client_for(app, roles["waitlisted"]), event)
+    third = client_for(app, roles["pending"]).get(f"/events/{event.public_id}")
+    assert "You are number 2 on the waiting list." in third.get_data(as_text=True)
+    going = client_for(app, roles["member"]).get(f"/events/{event.public_id}")
+    assert "on the waiting list." not in going.get_data(as_text=True)
+
+
+def test_a_double_submitted_rsvp_form_is_a_safe_no_op(app, people):
+    hub, roles = people
+    event = make_event(hub, capacity=5, max_guests=2)
+    client = client_for(app, roles["member"])
+    page = client.get(f"/events/{event.public_id}")
+    data = {"csrf_token": csrf_token(page), "guests": 1}
+    first = client.post(f"/events/{event.public_id}/rsvp", data=data)
+    second = client.post(f"/events/{event.public_id}/rsvp", data={**data, "guests": 2})
+    assert first.status_code == second.status_code == 302
+    rows = db.session.scalars(select(Rsvp).where(Rsvp.event_id == event.id)).all()
+    assert [(r.status, r.guests) for r in rows] == [(RsvpStatus.GOING, 1)]
+    assert len(outbox(roles["member"].email)) == 1
+    body = client.get(f"/events/{event.public_id}").get_data(as_text=True)
+    assert "You have already answered, so nothing has changed." in body
+
+
+def test_rsvp_to_a_cancelled_event_is_refused_with_a_message(app, people):
+    hub, roles = people
+    event = make_event(hub, status=EventStatus.CANCELLED)
+    client = client_for(app, roles["member"])
+    page = client.get(f"/events/{event.public_id}").get_data(as_text=True)
+    assert "This event is cancelled, so it is not taking RSVPs." in page
+    assert f'action="/events/{event.public_id}/rsvp"' not in page
+    response = client.post(f"/events/{event.public_id}/rsvp",
+                           data={"csrf_token": csrf_token(client.get("/")), "guests": 0},
+                           follow_redirects=True)
+    assert response.status_code == 200
+    assert "This event is cancelled, so it is not taking RSVPs." in response.get_data(
+        as_text=True)
+    assert status_of(roles["member"], event) is None
+
+
+def test_going_sends_a_confirmation_with_title_time_and_link_only(app, people):
+    hub, roles = people
+    event = make_event(hub, title_en="MARKER-TITLE picnic", venue="MARKER-VENUE",
+                       address=ADDRESS, online_url=LINK, location_visibility=Tier.ATTENDEES,
+                       online_visibility=Tier.ATTENDEES)
+    roles["member"].locale = "zh_Hant_HK"
+    answer(client_for(app, roles["attendee"]), event)
+    answer(client_for(app, roles["member"]), event)
+    [english] = outbox(roles["attendee"].email)
+    assert english.subject == "You are going: MARKER-TITLE picnic"
+    everything = english.subject + english.body_text + english.body_html
+    assert "MARKER-ADDRESS" not in everything and "MARKER-LINK" not in everything
+    assert "MARKER-VENUE" not in everything
+    assert f"https://harbour.test/events/{event.public_id}" in english.body_text
+    assert re.findall(r"https?://[^\s<\"]+", english.body_text + english.body_html) and all(
+        url.startswith("https://harbour.test/")
+        for url in re.findall(r"https?://[^\s<\"]+", english.body_text + english.body_html))
+    [chinese] = outbox(roles["member"].email)
+    assert "活動" in chinese.subject and "MARKER" not in chinese.body_text.replace(
+        "MARKER-TITLE", "")
+
+
+def test_waitlisted_and_pending_answers_send_no_going_email(app, people):
+    hub, roles = people
+    full = make_event(hub, capacity=0)
+    approval = make_event(hub, rsvp_approval=True)
+    answer(client_for(app, roles["member"]), full)
+    answer(client_for(app, roles["attendee"]), approval)
+    assert outbox(roles["member"].email) == [] and outbox(roles["attendee"].email) == []
+
+
+def test_calendar_sequence_grows_with_edits_and_carries_dtstamp(app):
+    from icalendar import Calendar
+
+    event = make_event(title_en="Film night")
+
+    def vevent():
+        body = app.test_client().get(f"/events/{event.public_id}/calendar.ics").get_data()
+        [entry] = Calendar.from_ical(body).walk("VEVENT")
+        return entry
+
+    first = vevent()
+    assert first.decoded("dtstamp").utcoffset().total_seconds() == 0
+    assert str(first["uid"]).startswith(event.public_id)
+    assert str(first["url"]) == f"https://harbour.test/events/{event.public_id}"
+    with time_machine.travel(utcnow() + timedelta(minutes=5), tick=False):
+        event.title_en = "Film night (new venue)"
+        db.session.flush()
+    second = vevent()
+    assert int(second["sequence"]) > int(first["sequence"]) >= 0
+    assert second.decoded("dtstamp") > first.decoded("dtstamp")
+    assert str(second["uid"]) == str(first["uid"])
+    with time_machine.travel(utcnow() + timedelta(minutes=10), tick=False):
+        event.status = EventStatus.CANCELLED
+        db.session.flush()
+    third = vevent()
+    assert str(third["status"]) == "CANCELLED"
+    assert int(third["sequence"]) > int(second["sequence"])
+
+
+def test_event_page_links_to_the_ics_file_and_a_webcal_address(app):
+    event = make_event()
+    body = app.test_client().get(f"/events/{event.public_id}").get_data(as_text=True)
+    assert f'href="/events/{event.public_id}/calendar.ics"' in body
+    assert f'href="webcal://harbour.test/events/{event.public_id}/calendar.ics"' in body

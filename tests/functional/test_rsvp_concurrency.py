@@ -1,8 +1,10 @@
-"""Capacity is never exceeded, even when many people answer at the same moment."""
+"""Capacity is never exceeded, even when many people answer at the same moment,
+and the waiting list keeps the order in which answers got the write lock."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -19,8 +21,8 @@ from tests.conftest import base_config
 
 pytestmark = pytest.mark.no_db
 
-PEOPLE = 12
-CAPACITY = 5
+PEOPLE = 50
+CAPACITY = 10
 
 
 @pytest.fixture
@@ -43,37 +45,70 @@ def committed_world(app, database_url):
         db.session.commit()
 
 
-def test_concurrent_rsvps_never_overbook(committed_world, database_url):
+def test_fifty_concurrent_rsvps_fill_ten_seats_and_queue_the_rest_in_order(
+    committed_world, database_url
+):
     event_id, user_ids, _hub, _chapter = committed_world
-    app = create_app(base_config(database_url))
+    config = base_config(database_url)
+    # One connection per thread, so that every thread reaches the barrier.
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, "pool_size": PEOPLE + 5,
+                                           "max_overflow": 0}
+    app = create_app(config)
     barrier = threading.Barrier(PEOPLE)
     errors: list[BaseException] = []
+    # (user id, status) in the order the decisions were taken. Appended while the
+    # thread holds the database write lock (the event row on PostgreSQL, the whole
+    # database on SQLite), so list order is lock order.
+    decisions: list[tuple[int, RsvpStatus]] = []
+    record = threading.Lock()
 
     def answer(user_id: int) -> None:
         with app.test_request_context("/"):
             try:
                 event = db.session.get(Event, event_id)
                 user = db.session.get(User, user_id)
-                barrier.wait(timeout=10)
+                barrier.wait(timeout=20)
                 # As the RSVP route does it.
                 with write_transaction(db.session):
-                    services.rsvp(event, user)
+                    result = services.rsvp(event, user)
+                    with record:
+                        decisions.append((user_id, result.status))
                     db.session.commit()
             except BaseException as error:  # noqa: BLE001 (reported below)
                 errors.append(error)
             finally:
                 db.session.remove()
 
+    started = time.monotonic()
     threads = [threading.Thread(target=answer, args=(uid,)) for uid in user_ids]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    elapsed = time.monotonic() - started
     assert errors == []
     with app.app_context():
         counts = dict(db.session.execute(
             select(Rsvp.status, func.count()).where(Rsvp.event_id == event_id)
             .group_by(Rsvp.status)).all())
+        seats = db.session.scalar(
+            select(func.sum(1 + Rsvp.guests))
+            .where(Rsvp.event_id == event_id, Rsvp.status == RsvpStatus.GOING))
+        going = set(db.session.scalars(select(Rsvp.user_id).where(
+            Rsvp.event_id == event_id, Rsvp.status == RsvpStatus.GOING)))
+        queue = list(db.session.scalars(
+            select(Rsvp.user_id).where(Rsvp.event_id == event_id,
+                                       Rsvp.status == RsvpStatus.WAITLISTED)
+            .order_by(Rsvp.created_at, Rsvp.id)))
         db.engine.dispose()
-    assert counts.get(RsvpStatus.GOING) == CAPACITY
-    assert counts.get(RsvpStatus.WAITLISTED) == PEOPLE - CAPACITY
+
+    assert counts == {RsvpStatus.GOING: CAPACITY, RsvpStatus.WAITLISTED: PEOPLE - CAPACITY}
+    assert seats == CAPACITY
+    assert len(decisions) == PEOPLE
+    # The first ten to get the lock are going, everyone after them waits ...
+    assert [status for _uid, status in decisions] == (
+        [RsvpStatus.GOING] * CAPACITY + [RsvpStatus.WAITLISTED] * (PEOPLE - CAPACITY))
+    assert going == {uid for uid, _status in decisions[:CAPACITY]}
+    # ... and the waiting list (as promotion reads it) is in that same order.
+    assert queue == [uid for uid, _status in decisions[CAPACITY:]]
+    assert elapsed < 15, f"took {elapsed:.1f}s"

@@ -1,0 +1,284 @@
+"""Emails to members when their hubs publish something, the weekly digest that
+gathers them instead, and one-click unsubscribe (RFC 8058).
+
+``notify_update_published`` and ``notify_event_published`` queue one email per
+member per publication in the publisher's transaction; ``send_digests`` queues
+at most one digest per member per ISO week; ``bp`` holds the unsubscribe pages
+and ``init_cli`` registers `flask --app wsgi send-digest`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import click
+from flask import Blueprint, Flask, current_app, render_template
+from flask_babel import force_locale
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload
+
+from community.auth.models import User
+from community.database import utcnow
+from community.events.models import Audience, Event, EventStatus
+from community.extensions import csrf, db
+from community.hubs.models import Hub, HubStatus, Membership, MembershipStatus
+from community.mail import InvalidRecipient, OutboxEmail, queue_templated_email
+from community.security import absolute_url
+from community.updates.models import Update, UpdateStatus
+
+UNSUBSCRIBE_SALT = "harbour:unsubscribe"
+# The kinds of email a link can turn off, and the setting each one clears.
+KIND_SETTINGS = {"events": "notify_events", "updates": "notify_updates",
+                 "digest": "weekly_digest"}
+PUBLIC_ID_MAX = 32
+# A digest never reaches further back than this, even after weeks without one.
+DIGEST_LOOKBACK = timedelta(days=28)
+DIGEST_FIRST_WINDOW = timedelta(days=7)
+DIGEST_MAX_ITEMS = 50
+# Invite-only events are for the people invited, so they are never announced.
+ANNOUNCED_AUDIENCES = (Audience.PUBLIC, Audience.MEMBERS)
+
+bp = Blueprint("notifications", __name__)
+
+
+# --- unsubscribe tokens -------------------------------------------------------------
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=UNSUBSCRIBE_SALT)
+
+
+def unsubscribe_token(user: User, kind: str) -> str:
+    """A signed token that turns ``kind`` off for ``user``. Raises ValueError for
+    an unknown kind. It never expires: an old email's link must still work."""
+    if kind not in KIND_SETTINGS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    return _serializer().dumps({"u": user.public_id, "k": kind})
+
+
+def _signed_claim(token: str) -> tuple[str, str] | None:
+    """The (public id, kind) a token was signed for; None unless we signed it."""
+    if not token or len(token) > 200:
+        return None
+    try:
+        data = _serializer().loads(token)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict):
+        return None
+    public_id, kind = data.get("u"), data.get("k")
+    if (kind not in KIND_SETTINGS or not isinstance(public_id, str)
+            or not public_id or len(public_id) > PUBLIC_ID_MAX):
+        return None
+    return public_id, kind
+
+
+def read_unsubscribe_token(token: str) -> tuple[User, str] | None:
+    """The account and kind a token names; None for a forged or malformed token
+    and for an account that no longer exists."""
+    claim = _signed_claim(token)
+    if claim is None:
+        return None
+    user = db.session.scalar(select(User).where(User.public_id == claim[0]))
+    return (user, claim[1]) if user is not None else None
+
+
+def unsubscribe_url(user: User, kind: str) -> str:
+    return absolute_url("notifications.unsubscribe_confirm", token=unsubscribe_token(user, kind))
+
+
+def _unsubscribe_headers(url: str) -> dict[str, str]:
+    return {"List-Unsubscribe": f"<{url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def unsubscribe_kind(user: User, kind: str) -> None:
+    """Turn ``kind`` of email off for ``user``; doing it twice changes nothing."""
+    setattr(user, KIND_SETTINGS[kind], False)
+    db.session.flush()
+
+
+# --- who hears about a publication --------------------------------------------------
+
+def _recipients(hub_clause, setting, author_id: int | None) -> list[User]:
+    """Active, verified members of the active hubs matching ``hub_clause`` who want
+    ``setting`` emails one by one (not the digest), each once, never the author."""
+    members = (
+        select(Membership.user_id).join(Membership.hub)
+        .where(Membership.status == MembershipStatus.ACTIVE, Hub.status == HubStatus.ACTIVE,
+               hub_clause)
+    )
+    query = select(User).where(
+        User.id.in_(members), setting.is_(True), User.weekly_digest.is_(False),
+        User.disabled_at.is_(None), User.email_verified_at.is_not(None),
+    ).order_by(User.id)
+    if author_id is not None:
+        query = query.where(User.id != author_id)
+    return list(db.session.scalars(query))
+
+
+def _queue(user: User, template: str, kind: str, dedupe_key: str, **context) -> bool:
+    link = unsubscribe_url(user, kind)
+    try:
+        email = queue_templated_email(
+            to_address=user.email, locale=user.locale, template=template, user_id=user.id,
+            dedupe_key=dedupe_key, extra_headers=_unsubscribe_headers(link),
+            display_name=user.display_name, unsubscribe_url=link, **context)
+    except InvalidRecipient:
+        # One address that can never be delivered must not keep the others from hearing.
+        return False
+    return email is not None
+
+
+def notify_update_published(update: Update) -> int:
+    """Queue one email per opted-in member about a published update, in their
+    language; a second call for the same update queues nothing. Returns how many
+    were queued."""
+    if update.status is not UpdateStatus.PUBLISHED:
+        return 0
+    if update.hub_id is not None:
+        clause = Membership.hub_id == update.hub_id
+    else:
+        clause = Hub.chapter_id == update.chapter_id
+    owner = update.hub if update.hub is not None else update.chapter
+    update_url = absolute_url("updates.detail", public_id=update.public_id)
+    queued = 0
+    for user in _recipients(clause, User.notify_updates, update.author_id):
+        queued += _queue(user, "new_update", "updates",
+                         f"publish:update:{update.public_id}:{user.public_id}",
+                         update=update, owner=owner, update_url=update_url)
+    return queued
+
+
+def notify_event_published(event: Event) -> int:
+    """Queue one email per opted-in member of the event's hub about a published
+    event: title, time in the event's zone and a link, never the place (R44).
+    A second call queues nothing. Returns how many were queued."""
+    if event.status is not EventStatus.PUBLISHED or event.audience not in ANNOUNCED_AUDIENCES:
+        return 0
+    event_url = absolute_url("events.detail", public_id=event.public_id)
+    queued = 0
+    for user in _recipients(Membership.hub_id == event.hub_id, User.notify_events,
+                            event.created_by_id):
+        queued += _queue(user, "new_event", "events",
+                         f"publish:event:{event.public_id}:{user.public_id}",
+                         event=event, hub=event.hub, event_url=event_url)
+    return queued
+
+
+# --- the weekly digest --------------------------------------------------------------
+
+def digest_key(user: User, now: datetime) -> str:
+    iso_year, iso_week, _weekday = now.isocalendar()
+    return f"digest:{user.public_id}:{iso_year}-W{iso_week}"
+
+
+def _last_digest_at(user: User) -> datetime | None:
+    return db.session.scalar(
+        select(OutboxEmail.created_at)
+        .where(OutboxEmail.user_id == user.id,
+               OutboxEmail.dedupe_key.startswith(f"digest:{user.public_id}:", autoescape=True))
+        .order_by(OutboxEmail.created_at.desc()).limit(1))
+
+
+def digest_news(user: User, since: datetime, now: datetime) -> tuple[list[Event], list[Update]]:
+    """Events announced and updates published in the member's active hubs (and
+    their chapters) between ``since`` and ``now``, leaving out their own."""
+    hub_ids = (select(Membership.hub_id).join(Membership.hub)
+               .where(Membership.user_id == user.id,
+                      Membership.status == MembershipStatus.ACTIVE,
+                      Hub.status == HubStatus.ACTIVE))
+    chapter_ids = select(Hub.chapter_id).where(Hub.id.in_(hub_ids))
+    events = list(db.session.scalars(
+        select(Event).options(joinedload(Event.hub))
+        .where(Event.hub_id.in_(hub_ids), Event.status == EventStatus.PUBLISHED,
+               Event.audience.in_(ANNOUNCED_AUDIENCES), Event.published_at > since,
+               Event.published_at <= now, Event.ends_at > now,
+               Event.created_by_id.is_distinct_from(user.id))
+        .order_by(Event.starts_at, Event.id).limit(DIGEST_MAX_ITEMS)))
+    updates = list(db.session.scalars(
+        select(Update).options(joinedload(Update.hub), joinedload(Update.chapter))
+        .where(Update.status == UpdateStatus.PUBLISHED,
+               or_(Update.hub_id.in_(hub_ids), Update.chapter_id.in_(chapter_ids)),
+               Update.published_at > since, Update.published_at <= now,
+               Update.author_id.is_distinct_from(user.id))
+        .order_by(Update.published_at.desc(), Update.id.desc()).limit(DIGEST_MAX_ITEMS)))
+    return events, updates
+
+
+def send_digests(now: datetime | None = None) -> int:
+    """Queue this ISO week's digest for every member who chose it and has news
+    since their last one; nobody gets two in one week, so running it again is
+    harmless. Returns how many were queued."""
+    now = now or utcnow()
+    members = select(Membership.user_id).join(Membership.hub).where(
+        Membership.status == MembershipStatus.ACTIVE, Hub.status == HubStatus.ACTIVE)
+    users = db.session.scalars(
+        select(User).where(User.weekly_digest.is_(True), User.id.in_(members),
+                           User.disabled_at.is_(None), User.email_verified_at.is_not(None))
+        .order_by(User.id)).all()
+    queued = 0
+    for user in users:
+        key = digest_key(user, now)
+        last = _last_digest_at(user)
+        if last is not None and digest_key(user, last) == key:
+            continue
+        since = max(last or now - DIGEST_FIRST_WINDOW, now - DIGEST_LOOKBACK)
+        events, updates = digest_news(user, since, now)
+        if not events and not updates:
+            continue
+        queued += _queue(
+            user, "digest", "digest", key,
+            events=[(event, absolute_url("events.detail", public_id=event.public_id))
+                    for event in events],
+            updates=[(update, absolute_url("updates.detail", public_id=update.public_id))
+                     for update in updates])
+    db.session.flush()
+    return queued
+
+
+def init_cli(app: Flask) -> None:
+    """Register `flask --app wsgi send-digest`."""
+
+    @app.cli.command("send-digest")
+    def send_digest_command() -> None:
+        """Queue this week's digest for members who chose it (safe to run again)."""
+        queued = send_digests()
+        db.session.commit()
+        click.echo(f"queued {queued} digest(s)")
+
+
+# --- pages --------------------------------------------------------------------------
+
+def _invalid_link():
+    return render_template("notifications/unsubscribe_invalid.html"), 400
+
+
+@bp.get("/unsubscribe/<token>")
+def unsubscribe_confirm(token: str):
+    # Only a page with a button: mail scanners follow links, so GET changes nothing (R26).
+    found = read_unsubscribe_token(token)
+    if found is None:
+        return _invalid_link()
+    user, kind = found
+    with force_locale(user.locale):
+        return render_template("notifications/unsubscribe.html", kind=kind, token=token)
+
+
+# Exempt from CSRF because mail clients send RFC 8058's one-click POST
+# ("List-Unsubscribe=One-Click") with no form token; the signed token in the URL
+# is the protection instead: it names one account and one kind of email and only
+# turns that email off. A token that does not verify gets the CSRF check back.
+@bp.post("/unsubscribe/<token>")
+@csrf.exempt
+def unsubscribe(token: str):
+    if _signed_claim(token) is None:
+        csrf.protect()
+    found = read_unsubscribe_token(token)
+    if found is None:
+        return _invalid_link()
+    user, kind = found
+    unsubscribe_kind(user, kind)
+    db.session.commit()
+    with force_locale(user.locale):
+        return render_template("notifications/unsubscribed.html", kind=kind)
