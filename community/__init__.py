@@ -117,7 +117,7 @@ def register_blueprints(app: Flask) -> None:
     from community.events import attendees  # noqa: F401
     from community.events.routes import bp as events_bp
     from community.feeds_routes import bp as feeds_bp
-    from community.hubs import organise, registration, settings  # noqa: F401  (hub routes)
+    from community.hubs import moderation, organise, registration, settings  # noqa: F401  (hub routes)
     from community.hubs.routes import bp as hubs_bp
     from community.main.routes import bp as main_bp
     from community.members import transparency  # noqa: F401
@@ -129,6 +129,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(members_bp)
     app.register_blueprint(hubs_bp)
+    from community.events import invites  # noqa: F401
     app.register_blueprint(events_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(feeds_bp)

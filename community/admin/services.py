@@ -275,6 +275,39 @@ def revoke_admin(actor: User, user: User) -> None:
     audit.record(actor, "admin.revoke", "user", user.public_id, subject_user=user)
 
 
+# --- scope -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scope:
+    """Which part of the site a reader of reports or the audit trail oversees:
+    one hub (its leads), one chapter and its hubs (its coordinators), or, with
+    no scope at all, everything (site admins)."""
+
+    hub_id: int | None = None
+    chapter_id: int | None = None
+
+    @classmethod
+    def of_hub(cls, hub: Hub) -> Scope:
+        return cls(hub_id=hub.id)
+
+    @classmethod
+    def of_chapter(cls, chapter: Chapter) -> Scope:
+        return cls(chapter_id=chapter.id)
+
+    def where(self, model) -> list:
+        """Conditions limiting ``model`` (Report or AuditEntry) to this scope."""
+        if self.hub_id is not None:
+            return [model.hub_id == self.hub_id]
+        if self.chapter_id is not None:
+            hubs = select(Hub.id).where(Hub.chapter_id == self.chapter_id)
+            return [(model.chapter_id == self.chapter_id) | model.hub_id.in_(hubs)]
+        return []
+
+
+def _scoped(scope: Scope | None, model) -> list:
+    return [] if scope is None else scope.where(model)
+
+
 # --- audit trail -------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -284,18 +317,20 @@ class AuditRow:
     subject_name: str | None
 
 
-def audit_actions() -> list[str]:
+def audit_actions(scope: Scope | None = None) -> list[str]:
     return list(db.session.scalars(
-        select(AuditEntry.action).distinct().order_by(AuditEntry.action)))
+        select(AuditEntry.action).where(*_scoped(scope, AuditEntry))
+        .distinct().order_by(AuditEntry.action)))
 
 
 def _audit_query(actor_name: str = "", action: str = "", since: date | None = None,
-                 until: date | None = None):
+                 until: date | None = None, scope: Scope | None = None):
     actor = aliased(User)
     subject = aliased(User)
     stmt = (select(AuditEntry, actor.display_name, subject.display_name)
             .outerjoin(actor, AuditEntry.actor_id == actor.id)
-            .outerjoin(subject, AuditEntry.subject_user_id == subject.id))
+            .outerjoin(subject, AuditEntry.subject_user_id == subject.id)
+            .where(*_scoped(scope, AuditEntry)))
     if actor_name:
         pattern = f"%{escape_like(actor_name.lower())}%"
         stmt = stmt.where(func.lower(actor.display_name).like(pattern, escape="\\"))
@@ -312,7 +347,7 @@ def _audit_query(actor_name: str = "", action: str = "", since: date | None = No
 
 
 def audit_log(*, page: int = 1, per_page: int = AUDIT_PER_PAGE, **filters) -> Page:
-    """Every audit entry matching the filters, newest first."""
+    """Every audit entry matching the filters (and ``scope``, if given), newest first."""
     stmt = _audit_query(**filters)
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     pages = max(1, -(-total // per_page))
@@ -387,9 +422,11 @@ def author_of(report: Report, target) -> User | None:
     return db.session.get(User, author_id) if author_id is not None else None
 
 
-def open_reports(page: int = 1, per_page: int = REPORTS_PER_PAGE) -> Page:
-    """Open reports, oldest first, with the reporter's name (moderators only)."""
-    where = [Report.status == ReportStatus.OPEN]
+def open_reports(page: int = 1, per_page: int = REPORTS_PER_PAGE,
+                 scope: Scope | None = None) -> Page:
+    """Open reports (within ``scope``, if given), oldest first, with the
+    reporter's name (moderators only)."""
+    where = [Report.status == ReportStatus.OPEN, *_scoped(scope, Report)]
     total = db.session.scalar(select(func.count()).select_from(Report).where(*where)) or 0
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
@@ -407,11 +444,13 @@ def open_reports(page: int = 1, per_page: int = REPORTS_PER_PAGE) -> Page:
     return Page(items, page, pages, total)
 
 
-def open_report(public_id: str) -> Report | None:
+def open_report(public_id: str, scope: Scope | None = None) -> Report | None:
+    """The open report with this id, if it is within ``scope`` (when given)."""
     if not isinstance(public_id, str) or not PUBLIC_ID.match(public_id):
         return None
     return db.session.scalar(select(Report).where(Report.public_id == public_id,
-                                                  Report.status == ReportStatus.OPEN))
+                                                  Report.status == ReportStatus.OPEN,
+                                                  *_scoped(scope, Report)))
 
 
 def _email(user: User | None, template: str, **context) -> None:
@@ -424,10 +463,15 @@ def _email(user: User | None, template: str, **context) -> None:
         pass
 
 
-def resolve_report(actor: User, report: Report, action: str, reason: str) -> None:
-    """Dismiss, hide, warn or disable; record it once and tell the reporter."""
+def resolve_report(actor: User, report: Report, action: str, reason: str, *,
+                   may_disable: bool = True) -> None:
+    """Dismiss, hide, warn or disable; record it once and tell the reporter.
+    Hub leads and coordinators pass ``may_disable=False``: only site admins
+    disable accounts."""
     if report.status is not ReportStatus.OPEN:
         raise AdminError(_("This report has already been dealt with."))
+    if action == "disable" and not may_disable:
+        raise AdminError(_("Choose one of the decisions."))
     target = _targets([report]).get((report.target_type, report.target_public_id))
     author = author_of(report, target)
     now = utcnow()

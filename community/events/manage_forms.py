@@ -63,13 +63,12 @@ TIER_CHOICES = [
     SelectChoice(Tier.MEMBERS.value, _l("Members of the hub and confirmed attendees")),
     SelectChoice(Tier.ATTENDEES.value, _l("Confirmed attendees only")),
 ]
-# Invite-only events come later; the form offers what works today, and keeps
-# the audience of an event that is invite-only already.
+INVITE_CHOICE = SelectChoice(Audience.INVITE.value, _l("Invited people only"))
 AUDIENCE_CHOICES = [
     SelectChoice(Audience.PUBLIC.value, _l("Public: anyone who can see the hub")),
     SelectChoice(Audience.MEMBERS.value, _l("Members of the hub only")),
+    INVITE_CHOICE,
 ]
-INVITE_CHOICE = SelectChoice(Audience.INVITE.value, _l("Invited people only"))
 REPEAT_CHOICES = [
     SelectChoice(series.NONE, _l("Does not repeat")),
     SelectChoice(series.WEEKLY, _l("Every week")),
@@ -302,7 +301,7 @@ class EventForm(FlaskForm):
     def keep_invite_audience(self) -> None:
         """Offer "invited people only" for an event that has that audience already,
         so that saving it never opens it to a wider audience."""
-        self.audience.choices = [*AUDIENCE_CHOICES, INVITE_CHOICE]
+        self.audience.choices = list(AUDIENCE_CHOICES)
 
     def details_values(self) -> dict:
         """The declared fields only, as manage_services.EventDetails takes them (R10)."""

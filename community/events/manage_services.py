@@ -337,9 +337,6 @@ def _values(details: EventDetails, current: Event | None = None) -> dict:
         raise EventManageError(_("Enter a number of hours from %(min)s to %(max)s, or leave "
                                  "it empty to share the place at once.",
                                  min=0, max=shapes.REVEAL_HOURS_MAX), field="reveal_hours")
-    if details.audience is Audience.INVITE and (
-            current is None or current.audience is not Audience.INVITE):
-        raise EventManageError(_("Choose one of the options in the list."), field="audience")
     languages = " ".join(details.languages)
     if len(languages) > shapes.LANGUAGES_MAX or not all(
             shapes.LANGUAGE_TAG.match(tag) for tag in details.languages):
@@ -349,6 +346,10 @@ def _values(details: EventDetails, current: Event | None = None) -> dict:
     ends_at = _instant(details, "end", current, "ends_at", required=True)
     if ends_at <= starts_at:
         raise EventManageError(_("The event must end after it starts."), field="end_date")
+    if current is None and starts_at <= utcnow():
+        # Only new events: an event that has begun or ended may still be corrected.
+        raise EventManageError(_("That start time has passed. Choose a date and time "
+                                 "still to come."), field="start_date")
     opens_at = _instant(details, "rsvp_opens", current, "rsvp_opens_at", required=False)
     closes_at = _instant(details, "rsvp_closes", current, "rsvp_closes_at", required=False)
     if opens_at is not None and closes_at is not None and closes_at <= opens_at:

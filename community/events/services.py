@@ -3,6 +3,9 @@ the waiting list, and what people other than organisers see of attendance."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -62,6 +65,22 @@ def viewer_for(event: Event, user) -> Viewer:
                   membership, rsvp, organiser)
 
 
+# The invite-only event whose working invite link the current request is
+# accepting: its person may see (and so answer) the event before they have an RSVP.
+_accepting_invite_to: ContextVar[int | None] = ContextVar("accepting_invite_to", default=None)
+
+
+@contextmanager
+def accepting_invite(event: Event) -> Iterator[None]:
+    """While a working invite link to ``event`` is being accepted, can_view lets
+    its person in, so ``rsvp`` can record that they were invited."""
+    reset = _accepting_invite_to.set(event.id)
+    try:
+        yield
+    finally:
+        _accepting_invite_to.reset(reset)
+
+
 def can_view(event: Event, viewer: Viewer) -> bool:
     """Drafts for organisers; members-only for active members; invite-only for
     organisers and invited people; all of it only inside a hub the viewer may see."""
@@ -75,7 +94,9 @@ def can_view(event: Event, viewer: Viewer) -> bool:
         return True
     if event.audience is Audience.MEMBERS:
         return viewer.active_member
-    return viewer.rsvp is not None
+    # Invite only: people who accepted an invite link have an RSVP (any status).
+    return viewer.rsvp is not None or (
+        viewer.user is not None and _accepting_invite_to.get() == event.id)
 
 
 def tier_allows(tier: Tier, event: Event, viewer: Viewer, now: datetime | None = None) -> bool:

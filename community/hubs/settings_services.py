@@ -18,7 +18,7 @@ from sqlalchemy import or_, select, update
 from community.admin.models import AuditEntry
 from community.auth.models import User
 from community.database import utcnow
-from community.events.models import Tier
+from community.events.models import Audience, Event, EventStatus, Tier
 from community.extensions import db
 from community.hubs import services as hub_services
 from community.hubs.models import (
@@ -274,14 +274,31 @@ def _usable_clause(now):
             & or_(Invite.max_uses.is_(None), Invite.use_count < Invite.max_uses))
 
 
+def _target(hub: Hub, event: Event | None):
+    """Which invites belong where: a hub's own links, or one event's (of that hub)."""
+    if event is None:
+        return Invite.hub_id == hub.id
+    return Invite.event_id == event.id
+
+
+def _belongs(invite: Invite, hub: Hub, event: Event | None) -> bool:
+    if event is None:
+        return invite.hub_id == hub.id
+    return event.hub_id == hub.id and invite.event_id == event.id
+
+
 def create_invite(hub: Hub, actor: User, *, expires_in_days: int,
-                  max_uses: int | None = None) -> tuple[Invite, str]:
-    """A new invite link to ``hub``; returns the invite and its token, which is
-    stored only as a hash and so can be shown this once.
+                  max_uses: int | None = None,
+                  event: Event | None = None) -> tuple[Invite, str]:
+    """A new invite link to ``hub`` (or, given ``event`` of that hub, to the
+    event alone); returns the invite and its token, which is stored only as a
+    hash and so can be shown this once.
 
     Raises NotAllowed unless ``actor`` may manage the hub's members, and
     SettingsError when the expiry is not 1–90 days or the limit not 1–1000.
     """
+    if event is not None and event.hub_id != hub.id:
+        raise NotAllowed(_("You cannot change this hub."))
     _require(actor, HubAction.MANAGE_MEMBERS, hub)
     if expires_in_days not in EXPIRY_DAYS:
         raise SettingsError(_("Enter a number of days from %(min)s to %(max)s.",
@@ -291,42 +308,48 @@ def create_invite(hub: Hub, actor: User, *, expires_in_days: int,
                               "for no limit.", min=MAX_USES[0], max=MAX_USES[-1]), "max_uses")
     # 128 random bits (R7); only the hash is kept.
     token = secrets.token_urlsafe(16)
-    invite = Invite(token_hash=invite_token_hash(token), hub_id=hub.id, created_by_id=actor.id,
+    # An event's link names only the event, so it never opens the hub itself.
+    invite = Invite(token_hash=invite_token_hash(token),
+                    hub_id=hub.id if event is None else None,
+                    event_id=event.id if event is not None else None,
+                    created_by_id=actor.id,
                     expires_at=utcnow() + timedelta(days=expires_in_days), max_uses=max_uses,
                     use_count=0)
     db.session.add(invite)
     db.session.flush()
     limit = str(max_uses) if max_uses is not None else "none"
+    about = f"event {event.public_id}; " if event is not None else ""
     _audit(actor, "invite.create", hub, "invite", invite.public_id,
-           f"expires in {expires_in_days} days; use limit {limit}")
+           f"{about}expires in {expires_in_days} days; use limit {limit}")
     db.session.flush()
     return invite, token
 
 
-def active_invites(hub: Hub) -> list[Invite]:
-    """The hub's invites that still work, newest first."""
+def active_invites(hub: Hub, event: Event | None = None) -> list[Invite]:
+    """The hub's (or its ``event``'s) invites that still work, newest first."""
     return list(db.session.scalars(
-        select(Invite).where(Invite.hub_id == hub.id, _usable_clause(utcnow()))
+        select(Invite).where(_target(hub, event), _usable_clause(utcnow()))
         .order_by(Invite.created_at.desc(), Invite.id.desc())
     ))
 
 
-def invite_of_hub(hub: Hub, public_id: str) -> Invite | None:
-    """The invite with this public id if it belongs to ``hub`` (R9), else None."""
-    if len(public_id) > 32:
+def invite_of_hub(hub: Hub, public_id: str, event: Event | None = None) -> Invite | None:
+    """The invite with this public id if it belongs to ``hub`` (or to its
+    ``event``) (R9), else None."""
+    if len(public_id) > 32 or (event is not None and event.hub_id != hub.id):
         return None
     return db.session.scalar(
-        select(Invite).where(Invite.public_id == public_id, Invite.hub_id == hub.id))
+        select(Invite).where(Invite.public_id == public_id, _target(hub, event)))
 
 
-def revoke_invite(hub: Hub, invite: Invite, actor: User) -> bool:
+def revoke_invite(hub: Hub, invite: Invite, actor: User, event: Event | None = None) -> bool:
     """Stop ``invite`` working; returns False when it was already revoked.
 
     Raises NotAllowed unless ``actor`` may manage the hub's members and the
-    invite belongs to ``hub``.
+    invite belongs to ``hub`` (or, given ``event``, to that event of the hub).
     """
     _require(actor, HubAction.MANAGE_MEMBERS, hub)
-    if invite.hub_id != hub.id:
+    if not _belongs(invite, hub, event):
         raise NotAllowed(_("You cannot change this hub."))
     if invite.revoked_at is not None:
         return False
@@ -343,10 +366,19 @@ def invite_for_token(token: str) -> tuple[Invite, Hub]:
     Raises InviteUnavailable for an unknown, expired, revoked or used-up token,
     and for an invite to a hub that is not active.
     """
+    invite = _usable_invite(token, Invite.hub_id)
+    hub = db.session.get(Hub, invite.hub_id)
+    if hub is None or hub.status is not HubStatus.ACTIVE:
+        raise InviteUnavailable
+    return invite, hub
+
+
+def _usable_invite(token: str, target) -> Invite:
+    """The usable invite for ``token`` whose ``target`` column (hub or event) is set."""
     if not token or len(token) > TOKEN_MAX_LENGTH:
         raise InviteUnavailable
     invite = db.session.scalar(select(Invite).where(
-        Invite.token_hash == invite_token_hash(token), Invite.hub_id.is_not(None)))
+        Invite.token_hash == invite_token_hash(token), target.is_not(None)))
     if invite is None:
         raise InviteUnavailable
     now = utcnow()
@@ -354,10 +386,22 @@ def invite_for_token(token: str) -> tuple[Invite, Hub]:
             or (invite.expires_at is not None and invite.expires_at <= now)
             or (invite.max_uses is not None and invite.use_count >= invite.max_uses)):
         raise InviteUnavailable
-    hub = db.session.get(Hub, invite.hub_id)
-    if hub is None or hub.status is not HubStatus.ACTIVE:
+    return invite
+
+
+def event_invite_for_token(token: str) -> tuple[Invite, Event]:
+    """The usable event invite for ``token`` and its event.
+
+    Raises InviteUnavailable for an unknown, expired, revoked or used-up token,
+    and for an event that is not a published invite-only event of an active hub.
+    """
+    invite = _usable_invite(token, Invite.event_id)
+    event = db.session.get(Event, invite.event_id)
+    if (event is None or event.status is not EventStatus.PUBLISHED
+            or event.audience is not Audience.INVITE
+            or event.hub.status is not HubStatus.ACTIVE):
         raise InviteUnavailable
-    return invite, hub
+    return invite, event
 
 
 def claim_invite_use(invite: Invite) -> None:
