@@ -61,6 +61,11 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str | None:
+    """A zone asked for on this page (``?tz=``, the "times in my time zone"
+    choice, which needs no JavaScript), else the signed-in user's setting."""
+    asked = valid_timezone(request.args.get("tz")) if request else None
+    if asked:
+        return asked
     if current_user and current_user.is_authenticated:
         return valid_timezone(getattr(current_user, "timezone", None))
     return None

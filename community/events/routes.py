@@ -22,7 +22,7 @@ from community.events import services
 from community.events.forms import RsvpForm, WithdrawForm
 from community.events.models import RsvpStatus
 from community.extensions import db
-from community.i18n import localized
+from community.i18n import all_timezones, localized, valid_timezone
 
 bp = Blueprint("events", __name__)
 
@@ -76,6 +76,7 @@ def listing():
         "mode": request.args.get("mode", "") if request.args.get("mode") in MODES else "",
         "from": request.args.get("from", "") if date_from else "",
         "to": request.args.get("to", "") if date_to else "",
+        "tz": request.args.get("tz", "") if valid_timezone(request.args.get("tz")) else "",
     }
     page = services.public_listing(
         query=filters["q"], chapter_code=chapter, hub_slug=filters["hub"],
@@ -84,7 +85,8 @@ def listing():
     )
     return render_template("events/list.html", page=page, filters=filters, chapters=chapters,
                            languages=LANGUAGE_FILTERS, modes=MODES,
-                           query_args={k: v for k, v in filters.items() if v})
+                           query_args={k: v for k, v in filters.items() if v},
+                           timezones=sorted(all_timezones()))
 
 
 LANGUAGE_FILTERS = ("yue", "en", "cmn")

@@ -404,3 +404,20 @@ def test_event_page_links_to_the_ics_file_and_a_webcal_address(app):
     body = app.test_client().get(f"/events/{event.public_id}").get_data(as_text=True)
     assert f'href="/events/{event.public_id}/calendar.ics"' in body
     assert f'href="webcal://harbour.test/events/{event.public_id}/calendar.ics"' in body
+
+
+def test_event_list_shows_times_in_a_chosen_zone_without_javascript(client):
+    from datetime import UTC, datetime
+
+    from community.events.models import EventMode
+
+    hub = make_hub(timezone="Europe/London")
+    make_event(hub, title_en="Online panel", mode=EventMode.ONLINE,
+               starts_at=datetime(2031, 1, 10, 12, tzinfo=UTC))
+    plain = client.get("/events").get_data(as_text=True)
+    assert "Your time:" not in plain
+    chosen = client.get("/events", query_string={"tz": "Asia/Taipei"}).get_data(as_text=True)
+    assert "Your time:" in chosen and "8:00" in chosen  # 20:00 in Taipei
+    assert 'value="Asia/Taipei"' in chosen
+    junk = client.get("/events", query_string={"tz": "Mars/Olympus"})
+    assert junk.status_code == 200 and "Your time:" not in junk.get_data(as_text=True)
