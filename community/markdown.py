@@ -31,4 +31,4 @@ def sanitise_html(html: str) -> str:
 def render_markdown(text: str | None) -> Markup:
     """Markdown source to HTML that is safe to insert into a page."""
     # nh3 has just sanitised it with our allowlist, so it may be marked safe.
-    return Markup(sanitise_html(_parser.render(text or "")))  # noqa: S704  # nosec B704
+    return Markup(sanitise_html(_parser.render(text or "")))  # noqa: S704  # nosec
