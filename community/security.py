@@ -109,3 +109,14 @@ def make_request_class():
                 self.__dict__["form"] = _without_nul(self.__dict__["form"])
 
     return HarbourRequest
+
+
+# Spreadsheet programs run a cell that starts with one of these as a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+
+
+def csv_cell(value) -> str:
+    """A value as a CSV cell that a spreadsheet shows and never runs: text that
+    starts like a formula gets a leading apostrophe (CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text

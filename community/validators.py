@@ -1,10 +1,11 @@
-"""Validators and filters shared by every form, so one rule reads the same everywhere."""
+"""Validators, filters and fields shared by every form, so one rule reads the same everywhere."""
 
 from __future__ import annotations
 
 import unicodedata
 
 from flask_babel import lazy_gettext as _l
+from wtforms import IntegerField, SelectField
 from wtforms.validators import Length, ValidationError
 
 # Right-to-left overrides and isolates can make one name display as another.
@@ -44,3 +45,31 @@ def one_line_breaks(value):
 
 def at_most(n: int) -> Length:
     return Length(max=n, message=_l("Use at most %(max)d characters."))
+
+
+class ChoiceField(SelectField):
+    """A select whose unknown values get our own translated message, not WTForms'.
+
+    Choices are ``SelectChoice`` objects (WTForms 3.3 deprecates tuples)."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators=[*(validators or []), self._known],
+                         validate_choice=False, **kwargs)
+
+    @staticmethod
+    def _known(_form, field) -> None:
+        if field.data not in {choice.value for choice in field.choices}:
+            raise ValidationError(_l("Choose one of the options in the list."))
+
+
+class WholeNumberField(IntegerField):
+    """An integer field whose parse error is our own translated message."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        try:
+            self.data = int(valuelist[0])
+        except (TypeError, ValueError) as error:
+            self.data = None
+            raise ValueError(_l("Enter a whole number, such as 7.")) from error

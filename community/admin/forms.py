@@ -191,3 +191,30 @@ class LeadForm(FlaskForm):
 
     def set_members(self, choices: list[tuple[str, str]]) -> None:
         self.member.choices = [SelectChoice(value, label) for value, label in choices]
+
+
+def audit_filters(formdata, actions: list[str]) -> tuple[AuditFilterForm, dict]:
+    """The audit filter form over ``actions`` and the filters that passed their
+    check: one bad field does not throw away the others."""
+    from community.audit import describe
+
+    form = AuditFilterForm(formdata=formdata)
+    form.set_actions([(action, describe(action)) for action in actions])
+    form.validate()
+    filters = {
+        "actor_name": "" if form.actor.errors else (form.actor.data or ""),
+        "action": "" if form.action.errors else (form.action.data or ""),
+        "since": None if form.since.errors else parse_date(form.since.data),
+        "until": None if form.until.errors else parse_date(form.until.data),
+    }
+    return form, filters
+
+
+def audit_query_args(filters: dict) -> dict:
+    """The filters as query-string values for pagination and CSV links."""
+    return {
+        "actor": filters["actor_name"] or None,
+        "action": filters["action"] or None,
+        "since": filters["since"].isoformat() if filters["since"] else None,
+        "until": filters["until"].isoformat() if filters["until"] else None,
+    }

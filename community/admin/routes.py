@@ -17,7 +17,6 @@ from community.admin import services
 from community.admin.forms import (
     HUB_STATUS_LABELS,
     REPORT_ACTIONS,
-    AuditFilterForm,
     ButtonForm,
     ChapterEditForm,
     ChapterForm,
@@ -27,7 +26,8 @@ from community.admin.forms import (
     LeadForm,
     ReportActionForm,
     UserSearchForm,
-    parse_date,
+    audit_filters,
+    audit_query_args,
 )
 from community.auth.decorators import recent_auth_required, two_factor_required
 from community.extensions import db, login_manager
@@ -169,43 +169,18 @@ def revoke(public_id: str):
 
 # --- audit trail ---------------------------------------------------------------
 
-def _audit_filters() -> tuple[AuditFilterForm, dict]:
-    form = AuditFilterForm(formdata=request.args)
-    form.set_actions([(action, services.describe(action))
-                      for action in services.audit_actions()])
-    form.validate()
-    # Each filter that passed its check applies; one bad field does not
-    # throw away the others.
-    filters = {
-        "actor_name": "" if form.actor.errors else (form.actor.data or ""),
-        "action": "" if form.action.errors else (form.action.data or ""),
-        "since": None if form.since.errors else parse_date(form.since.data),
-        "until": None if form.until.errors else parse_date(form.until.data),
-    }
-    return form, filters
-
-
-def _query_args(filters: dict) -> dict:
-    return {
-        "actor": filters["actor_name"] or None,
-        "action": filters["action"] or None,
-        "since": filters["since"].isoformat() if filters["since"] else None,
-        "until": filters["until"].isoformat() if filters["until"] else None,
-    }
-
-
 @bp.get("/audit")
 def audit_trail():
-    form, filters = _audit_filters()
+    form, filters = audit_filters(request.args, services.audit_actions())
     page = services.audit_log(page=int_arg("page"), **filters)
     return render_template("admin/audit.html", form=form, page=page,
-                           query_args=_query_args(filters), describe=services.describe,
+                           query_args=audit_query_args(filters), describe=services.describe,
                            role_label=role_label)
 
 
 @bp.get("/audit.csv")
 def audit_csv():
-    _form, filters = _audit_filters()
+    _form, filters = audit_filters(request.args, services.audit_actions())
     return Response(
         services.audit_csv(**filters), mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="harbour-audit.csv"'},

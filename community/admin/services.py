@@ -41,6 +41,7 @@ from community.hubs.models import (
 )
 from community.hubs.services import Page, escape_like
 from community.mail import InvalidRecipient, queue_templated_email
+from community.security import csv_cell
 from community.updates.models import Comment, Update, UpdateStatus
 
 USERS_PER_PAGE = 50
@@ -49,8 +50,6 @@ REPORTS_PER_PAGE = 50
 CSV_LIMIT = 100_000
 # Public ids are token_urlsafe(16); nothing else may reach the database.
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,32}\Z")
-# Spreadsheet programs run a cell that starts with one of these as a formula.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
 
 
 def describe(action: str) -> str:
@@ -358,12 +357,6 @@ def audit_log(*, page: int = 1, per_page: int = AUDIT_PER_PAGE, **filters) -> Pa
     return Page([AuditRow(*row) for row in rows], page, pages, total)
 
 
-def safe_cell(value) -> str:
-    """A CSV cell a spreadsheet will show, not run: formula starts get a quote."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
 def audit_csv(**filters) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -373,7 +366,7 @@ def audit_csv(**filters) -> str:
         _audit_query(**filters)
         .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()).limit(CSV_LIMIT))
     for entry, actor_name, subject_name in rows:
-        writer.writerow([safe_cell(cell) for cell in (
+        writer.writerow([csv_cell(cell) for cell in (
             entry.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
             actor_name if actor_name is not None else _("deleted member"),
             describe(entry.action), entry.target_type, entry.target_id,

@@ -37,7 +37,7 @@ from community.hubs.services import escape_like
 from community.i18n import format_in_zone, rsvp_status_label
 from community.mail import InvalidRecipient, queue_templated_email
 from community.permissions import HubAction, hub_can
-from community.security import absolute_url
+from community.security import absolute_url, csv_cell
 
 MESSAGE_SUBJECT_MAX_LENGTH = 150
 MESSAGE_BODY_MAX_LENGTH = 5000
@@ -57,7 +57,6 @@ LIST_ORDER = (RsvpStatus.GOING, RsvpStatus.WAITLISTED, RsvpStatus.PENDING, RsvpS
 # and must not reach the database (PostgreSQL refuses a NUL in a parameter).
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,32}\Z")
 # Spreadsheets run a cell that starts with one of these as a formula.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # A member can see who looked at their RSVP (DESIGN §2 rule 8). Reloading the
 # list after each approval would write one entry per attendee per reload, so
 # within this window an organiser's repeat views of the same person are
@@ -319,13 +318,6 @@ def decline(actor, answer: Rsvp) -> list[Rsvp]:
 
 
 # --- export -------------------------------------------------------------------
-
-def csv_cell(value) -> str:
-    """A value as a CSV cell that a spreadsheet shows and never runs: text
-    starting with = + - @ (or a tab or CR) gets a leading apostrophe."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
 
 def export_csv(actor, event: Event) -> str:
     """The attendee lists as CSV: display name, status, guests, check-in time

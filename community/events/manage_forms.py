@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.fields import DateField, TimeField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
@@ -25,7 +25,14 @@ from community.auth.forms import strip
 from community.events import series
 from community.events.models import Audience, EventMode, Tier
 from community.members.forms import canonical_timezone
-from community.validators import at_most, no_control_characters, one_line, one_line_breaks
+from community.validators import (
+    ChoiceField,
+    WholeNumberField,
+    at_most,
+    no_control_characters,
+    one_line,
+    one_line_breaks,
+)
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 20_000
@@ -139,30 +146,6 @@ def split_language_tags(text: str) -> list[str]:
 # --- fields -----------------------------------------------------------------------
 
 
-class ChoiceField(SelectField):
-    """A select whose unknown values get our own translated message, not WTForms'."""
-
-    def __init__(self, label=None, validators=None, **kwargs):
-        super().__init__(label, validators=[*(validators or []), self._known],
-                         validate_choice=False, **kwargs)
-
-    @staticmethod
-    def _known(_form, field) -> None:
-        if field.data not in {choice.value for choice in field.choices}:
-            raise ValidationError(_l("Choose one of the options in the list."))
-
-
-class WholeNumberField(IntegerField):
-    """An integer field whose parse error is our own translated message."""
-
-    def process_formdata(self, valuelist):
-        if not valuelist:
-            return
-        try:
-            self.data = int(valuelist[0])
-        except (TypeError, ValueError) as error:
-            self.data = None
-            raise ValueError(_l("Enter a whole number, such as 7.")) from error
 
 
 def date_field(label, *validators) -> DateField:

@@ -21,7 +21,12 @@ from wtforms.validators import AnyOf
 
 from community import audit
 from community.admin import services as admin_services
-from community.admin.forms import REPORT_ACTIONS, AuditFilterForm, ReportActionForm, parse_date
+from community.admin.forms import (
+    REPORT_ACTIONS,
+    ReportActionForm,
+    audit_filters,
+    audit_query_args,
+)
 from community.auth.decorators import two_factor_required
 from community.extensions import db
 from community.hubs import organise_services
@@ -157,34 +162,13 @@ def _csv(text: str, filename: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-def _chapter_filters(scope) -> tuple[AuditFilterForm, dict]:
-    form = AuditFilterForm(formdata=request.args)
-    form.set_actions([(action, audit.describe(action))
-                      for action in admin_services.audit_actions(scope)])
-    form.validate()
-    # Each filter that passed its check applies; one bad field does not
-    # throw away the others.
-    filters = {
-        "actor_name": "" if form.actor.errors else (form.actor.data or ""),
-        "action": "" if form.action.errors else (form.action.data or ""),
-        "since": None if form.since.errors else parse_date(form.since.data),
-        "until": None if form.until.errors else parse_date(form.until.data),
-    }
-    return form, filters
-
-
 @bp.get("/chapters/<code>/audit")
 @chapter_staff
 def chapter_audit(chapter):
     scope = admin_services.Scope.of_chapter(chapter)
-    form, filters = _chapter_filters(scope)
+    form, filters = audit_filters(request.args, admin_services.audit_actions(scope))
     page = admin_services.audit_log(page=int_arg("page"), scope=scope, **filters)
-    query_args = {
-        "actor": filters["actor_name"] or None,
-        "action": filters["action"] or None,
-        "since": filters["since"].isoformat() if filters["since"] else None,
-        "until": filters["until"].isoformat() if filters["until"] else None,
-    }
+    query_args = audit_query_args(filters)
     return render_template("hubs/chapter_audit.html", chapter=chapter, form=form, page=page,
                            query_args=query_args, describe=audit.describe,
                            role_label=role_label)
@@ -194,7 +178,7 @@ def chapter_audit(chapter):
 @chapter_staff
 def chapter_audit_csv(chapter):
     scope = admin_services.Scope.of_chapter(chapter)
-    _form, filters = _chapter_filters(scope)
+    _form, filters = audit_filters(request.args, admin_services.audit_actions(scope))
     return _csv(admin_services.audit_csv(scope=scope, **filters),
                 f"harbour-audit-{chapter.code}.csv")
 

@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from community.auth.forms import strip
 from community.hubs.registration_services import DECLINE_REASON_MAX, is_valid_slug
+from community.hubs.settings_forms import join_policy_choices, visibility_choices
 from community.members.forms import canonical_timezone
 from community.validators import no_control_characters, one_line
 
@@ -20,15 +21,8 @@ TOO_LONG = _l("Use at most %(max)d characters.")
 DESCRIPTION_MAX = 10_000
 
 # The same words as the hub settings page, so a choice reads the same in both places.
-JOIN_POLICY_CHOICES = [
-    SelectChoice("open", _l("Open: anyone signed in can join")),
-    SelectChoice("approval", _l("Approval: organisers approve each request")),
-    SelectChoice("invite", _l("Invitation only: people join with an invite link")),
-]
-VISIBILITY_CHOICES = [
-    SelectChoice("listed", _l("Listed in the hub directory")),
-    SelectChoice("unlisted", _l("Unlisted: only members can see the hub")),
-]
+JOIN_POLICY_CHOICES = join_policy_choices()
+VISIBILITY_CHOICES = visibility_choices()
 
 
 def choice_labels(choices: list[SelectChoice]) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -11,6 +11,7 @@ from community.extensions import db
 from community.hubs import services
 from community.hubs.forms import JoinForm, LeaveForm, ListingForm
 from community.hubs.models import MembershipStatus
+from community.hubs.settings_services import hidden_from_search
 from community.permissions import HubAction, hub_can, hub_or_404, is_admin, is_coordinator
 
 bp = Blueprint("hubs", __name__)
@@ -53,6 +54,7 @@ def chapter(code: str):
 @bp.get("/hubs/<slug>")
 def detail(slug: str):
     hub, membership = hub_or_404(slug, current_user)
+    g.noindex_hub = hidden_from_search(hub)  # saves the robots hook a lookup
     member = hub_can(current_user, HubAction.VIEW_MEMBERS_AREA, hub, membership)
     return render_template(
         "hubs/detail.html", hub=hub, membership=membership, is_member=member,
@@ -111,6 +113,7 @@ def leave(slug: str):
 @login_required
 def members(slug: str):
     hub, membership = hub_or_404(slug, current_user, HubAction.VIEW_MEMBERS_AREA)
+    g.noindex_hub = hidden_from_search(hub)
     form = ListingForm()
     active = membership is not None and membership.status is MembershipStatus.ACTIVE
     if request.method == "GET" and active:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -21,7 +22,7 @@ from wtforms.validators import (
 from community.auth.forms import strip
 from community.hubs.models import CountDisplay, HubVisibility, JoinPolicy
 from community.members.forms import canonical_timezone
-from community.validators import at_most, one_line
+from community.validators import ChoiceField, WholeNumberField, at_most, one_line
 from community.validators import no_control_characters as no_nul
 
 NAME_MAX = 100
@@ -34,50 +35,30 @@ MAX_USES_MIN, MAX_USES_MAX = 1, 1000
 
 
 
+def join_policy_choices() -> list[SelectChoice]:
+    return [
+        SelectChoice(JoinPolicy.OPEN.value, _l("Open: anyone signed in can join")),
+        SelectChoice(JoinPolicy.APPROVAL.value, _l("Approval: organisers approve each request")),
+        SelectChoice(JoinPolicy.INVITE.value,
+                     _l("Invitation only: people join with an invite link")),
+    ]
 
 
-def join_policy_choices() -> list[tuple[str, str]]:
-    return [(JoinPolicy.OPEN.value, _l("Open: anyone signed in can join")),
-            (JoinPolicy.APPROVAL.value, _l("Approval: organisers approve each request")),
-            (JoinPolicy.INVITE.value, _l("Invitation only: people join with an invite link"))]
+def visibility_choices() -> list[SelectChoice]:
+    return [
+        SelectChoice(HubVisibility.LISTED.value, _l("Listed in the hub directory")),
+        SelectChoice(HubVisibility.UNLISTED.value, _l("Unlisted: only members can see the hub")),
+    ]
 
 
-def visibility_choices() -> list[tuple[str, str]]:
-    return [(HubVisibility.LISTED.value, _l("Listed in the hub directory")),
-            (HubVisibility.UNLISTED.value,
-             _l("Unlisted: only members can see the hub"))]
+def count_display_choices() -> list[SelectChoice]:
+    return [
+        SelectChoice(CountDisplay.EXACT.value, _l("The exact number")),
+        SelectChoice(CountDisplay.RANGE.value, _l("A range, such as “fewer than 10”")),
+        SelectChoice(CountDisplay.HIDDEN.value, _l("Nothing: counts are hidden")),
+    ]
 
 
-def count_display_choices() -> list[tuple[str, str]]:
-    return [(CountDisplay.EXACT.value, _l("The exact number")),
-            (CountDisplay.RANGE.value, _l("A range, such as “fewer than 10”")),
-            (CountDisplay.HIDDEN.value, _l("Nothing: counts are hidden"))]
-
-
-class ChoiceField(SelectField):
-    """A select whose unknown values get our own translated message, not WTForms'."""
-
-    def __init__(self, label=None, validators=None, **kwargs):
-        super().__init__(label, validators=[*(validators or []), self._known],
-                         validate_choice=False, **kwargs)
-
-    @staticmethod
-    def _known(_form, field) -> None:
-        if field.data not in {value for value, _label in field.choices}:
-            raise ValidationError(_l("Choose one of the options in the list."))
-
-
-class WholeNumberField(IntegerField):
-    """An integer field whose parse error is our own translated message."""
-
-    def process_formdata(self, valuelist):
-        if not valuelist:
-            return
-        try:
-            self.data = int(valuelist[0])
-        except (TypeError, ValueError) as error:
-            self.data = None
-            raise ValueError(_l("Enter a whole number, such as 7.")) from error
 
 
 class HubSettingsForm(FlaskForm):

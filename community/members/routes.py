@@ -45,7 +45,7 @@ def dashboard():
         "members/dashboard.html",
         hubs=services.my_hubs(current_user),
         rsvps=services.my_upcoming_rsvps(current_user),
-        updates=services.latest_updates_for(current_user),
+        updates=services.latest_from_my_hubs(current_user),
         action=ActionForm(),
     )
 

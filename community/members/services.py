@@ -101,12 +101,6 @@ def latest_from_my_hubs(user: User, limit: int = 10) -> list[HubNews]:
     return news[:limit]
 
 
-def latest_updates_for(user: User, limit: int = 10) -> list[HubNews]:
-    """What the dashboard route shows under "latest from your hubs": the mixed
-    news of ``latest_from_my_hubs``."""
-    return latest_from_my_hubs(user, limit)
-
-
 # --- settings --------------------------------------------------------------------
 
 class AccountError(Exception):
