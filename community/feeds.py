@@ -26,14 +26,14 @@ from community import calendars
 from community.auth.models import User
 from community.database import utcnow
 from community.events import services as event_services
-from community.events.models import Audience, Event, EventStatus, Rsvp, RsvpStatus
+from community.events.models import Event, EventStatus, Rsvp, RsvpStatus
 from community.extensions import db
 from community.hubs.models import Chapter, Hub
-from community.hubs.services import listed_hub_clause
 from community.i18n import format_event_time, html_lang, localized, rsvp_status_label
 from community.markdown import render_markdown
+from community.permissions import listed_hub_clause, public_event_clause, public_update_clause
 from community.security import absolute_url
-from community.updates.models import Update, UpdateAudience, UpdateStatus
+from community.updates.models import Update
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -61,9 +61,7 @@ def public_updates(*, hub: Hub | None = None, chapter: Chapter | None = None,
     hubs; or, with neither, of every chapter and listed hub."""
     stmt = (select(Update).outerjoin(Hub, Update.hub_id == Hub.id)
             .options(joinedload(Update.hub), joinedload(Update.chapter))
-            .where(Update.status == UpdateStatus.PUBLISHED,
-                   Update.audience == UpdateAudience.PUBLIC,
-                   Update.published_at.is_not(None)))
+            .where(public_update_clause(), Update.published_at.is_not(None)))
     if hub is not None:
         stmt = stmt.where(Update.hub_id == hub.id, listed_hub_clause())
     elif chapter is not None:
@@ -78,8 +76,7 @@ def public_updates(*, hub: Hub | None = None, chapter: Chapter | None = None,
 def _public_events(*, hub: Hub | None, chapter: Chapter | None, statuses, order, limit: int,
                    now: datetime | None = None) -> list[Event]:
     stmt = (select(Event).join(Event.hub).options(joinedload(Event.hub))
-            .where(Event.status.in_(statuses), Event.audience == Audience.PUBLIC,
-                   Event.ends_at >= (now or utcnow()), listed_hub_clause()))
+            .where(public_event_clause(statuses), Event.ends_at >= (now or utcnow())))
     if hub is not None:
         stmt = stmt.where(Event.hub_id == hub.id)
     if chapter is not None:

@@ -2,15 +2,21 @@
 
 Every view asks here. What a user may not see answers 404, so private hubs
 and events do not reveal that they exist (R8).
+
+Each visibility rule is written once, as a Python check and, where listings
+need it, as an SQL clause beside it: listed hubs, events, updates, chapter
+staff, and whether search engines may index a page.
 """
 
 from __future__ import annotations
 
 import enum
 
-from flask import abort
+from flask import abort, g
+from flask_login import current_user
 from sqlalchemy import select
 
+from community.events.models import Audience, Event, EventStatus
 from community.extensions import db
 from community.hubs.models import (
     Chapter,
@@ -22,6 +28,7 @@ from community.hubs.models import (
     Membership,
     MembershipStatus,
 )
+from community.updates.models import Update, UpdateAudience, UpdateStatus
 
 
 class HubAction(enum.Enum):
@@ -57,6 +64,30 @@ def is_admin(user) -> bool:
     return bool(user is not None and user.is_authenticated and user.is_site_admin)
 
 
+def _signed_in(user) -> bool:
+    return user is not None and user.is_authenticated
+
+
+# --- chapter staff -----------------------------------------------------------------
+
+def is_chapter_staff(user, chapter: Chapter | int) -> bool:
+    """Coordinators of the chapter and site admins: the chapter's registrations,
+    moderation and updates, and oversight of every hub in it."""
+    return is_admin(user) or is_coordinator(user, chapter)
+
+
+# --- listed hubs -------------------------------------------------------------------
+
+def hub_is_listed(hub: Hub) -> bool:
+    """Active and listed: shown in the directory, chapter pages and feeds to anyone."""
+    return hub.status is HubStatus.ACTIVE and hub.visibility is HubVisibility.LISTED
+
+
+def listed_hub_clause():
+    """``hub_is_listed`` in SQL, for a query that has ``Hub`` in it."""
+    return (Hub.status == HubStatus.ACTIVE) & (Hub.visibility == HubVisibility.LISTED)
+
+
 def hub_can(user, action: HubAction, hub: Hub, membership: Membership | None = None) -> bool:
     """Whether ``user`` (anonymous allowed) may do ``action`` to ``hub``.
 
@@ -66,17 +97,16 @@ def hub_can(user, action: HubAction, hub: Hub, membership: Membership | None = N
         membership = membership_of(user, hub)
     active = membership is not None and membership.status is MembershipStatus.ACTIVE
     role = membership.role if active else None
-    overseer = is_admin(user) or is_coordinator(user, hub.chapter_id)
+    overseer = is_chapter_staff(user, hub.chapter_id)
 
     if action is HubAction.DECIDE_REGISTRATION:
         return overseer and hub.status is HubStatus.PENDING
     if action is HubAction.VIEW:
         if hub.status is HubStatus.ACTIVE:
             # Unlisted hubs are 404 to everyone but their members (R4, R5).
-            return hub.visibility is HubVisibility.LISTED or active or overseer
+            return hub_is_listed(hub) or active or overseer
         if hub.status is HubStatus.PENDING:
-            return overseer or (user is not None and user.is_authenticated
-                                and hub.proposed_by_id == user.id)
+            return overseer or (_signed_in(user) and hub.proposed_by_id == user.id)
         return overseer or role is MemberRole.LEAD
     if hub.status is not HubStatus.ACTIVE:
         return action in (HubAction.VIEW_AUDIT, HubAction.EDIT) and (
@@ -84,7 +114,7 @@ def hub_can(user, action: HubAction, hub: Hub, membership: Membership | None = N
     if action is HubAction.VIEW_MEMBERS_AREA:
         return active or overseer
     if action is HubAction.JOIN:
-        return (user is not None and user.is_authenticated and membership is None
+        return (_signed_in(user) and membership is None
                 and hub_can(user, HubAction.VIEW, hub, membership))
     if action is HubAction.MANAGE_MEMBERS:
         return role in (MemberRole.ORGANISER, MemberRole.LEAD) or overseer
@@ -104,3 +134,142 @@ def hub_or_404(
     if not hub_can(user, action, hub, membership):
         abort(404)
     return hub, membership
+
+
+def hub_staff(action: HubAction):
+    """A ``staff_required`` check for pages under /hubs/<slug>: 404 unless the
+    signed-in user may do ``action`` to the hub."""
+
+    def check(slug: str, **_other) -> None:
+        hub_or_404(slug, current_user, action)
+
+    return check
+
+
+# --- events ------------------------------------------------------------------------
+
+def event_visible(event: Event, viewer, *, invited: bool = False) -> bool:
+    """Whether ``viewer`` (an events.services.Viewer) may see ``event``: drafts for
+    organisers; members-only for active members; invite-only for organisers and
+    invited people (``invited``: accepting a working invite link right now); all
+    of it only inside a hub the viewer may see."""
+    if viewer.organiser:
+        return True
+    if event.status is EventStatus.DRAFT:
+        return False
+    if not hub_can(viewer.user, HubAction.VIEW, event.hub, viewer.membership):
+        return False
+    if event.audience is Audience.PUBLIC:
+        return True
+    if event.audience is Audience.MEMBERS:
+        return viewer.active_member
+    # Invite only: people who accepted an invite link have an RSVP (any status).
+    return viewer.rsvp is not None or (viewer.user is not None and invited)
+
+
+def event_audience_clause(*, member: bool):
+    """SQL: published events a hub shows on its pages: public ones, and members-only
+    ones too for ``member``. Invite-only events are never listed."""
+    audiences = [Audience.PUBLIC, Audience.MEMBERS] if member else [Audience.PUBLIC]
+    return (Event.status == EventStatus.PUBLISHED) & Event.audience.in_(audiences)
+
+
+def public_event_clause(statuses=None):
+    """SQL: events anyone may find in a listing, feed or calendar: published (or one
+    of ``statuses``), public, of a listed hub. The query must join ``Event.hub``."""
+    status = (Event.status == EventStatus.PUBLISHED if statuses is None
+              else Event.status.in_(statuses))
+    return status & (Event.audience == Audience.PUBLIC) & listed_hub_clause()
+
+
+# --- updates -----------------------------------------------------------------------
+
+def may_manage_update(user, update: Update) -> bool:
+    """Organisers of the update's hub, or coordinators and admins of its chapter."""
+    if not _signed_in(user):
+        return False
+    if update.hub is not None:
+        return hub_can(user, HubAction.MANAGE_MEMBERS, update.hub)
+    return is_chapter_staff(user, update.chapter)
+
+
+def is_member_for_update(user, update: Update) -> bool:
+    """Whether ``user`` belongs to the update's audience of members: active members of
+    its hub (or, for a chapter update, of any active hub in the chapter), organisers,
+    coordinators and admins."""
+    if not _signed_in(user):
+        return False
+    if update.hub is not None:
+        return hub_can(user, HubAction.VIEW_MEMBERS_AREA, update.hub)
+    if is_chapter_staff(user, update.chapter):
+        return True
+    return db.session.scalar(
+        select(Membership.id).join(Membership.hub).where(
+            Membership.user_id == user.id,
+            Membership.status == MembershipStatus.ACTIVE,
+            Hub.chapter_id == update.chapter_id,
+            Hub.status == HubStatus.ACTIVE,
+        ).limit(1)
+    ) is not None
+
+
+def update_visible(user, update: Update) -> bool:
+    """Drafts: their author and those who may manage them. Published: the public,
+    or members only, and never more than may see the hub itself."""
+    if update.status is UpdateStatus.DRAFT:
+        return may_manage_update(user, update) or (
+            _signed_in(user) and update.author_id is not None and update.author_id == user.id
+            and is_member_for_update(user, update))
+    if update.hub is not None and not hub_can(user, HubAction.VIEW, update.hub):
+        return False
+    if update.audience is UpdateAudience.PUBLIC:
+        return True
+    return is_member_for_update(user, update)
+
+
+def update_audience_clause(*, member: bool):
+    """SQL: published updates shown to the public, or to members as well."""
+    audiences = ([UpdateAudience.PUBLIC, UpdateAudience.MEMBERS] if member
+                 else [UpdateAudience.PUBLIC])
+    return (Update.status == UpdateStatus.PUBLISHED) & Update.audience.in_(audiences)
+
+
+def public_update_clause():
+    """SQL: published public updates (the hub, if any, is for the caller to check)."""
+    return (Update.status == UpdateStatus.PUBLISHED) & (Update.audience == UpdateAudience.PUBLIC)
+
+
+# --- search engines ----------------------------------------------------------------
+
+def hidden_from_search_engines(*, hub: Hub | None = None, event: Event | None = None,
+                               update: Update | None = None) -> bool:
+    """Whether a public page about ``hub``, ``event`` or ``update`` must ask search
+    engines to stay away (DESIGN §2 rule 1): the hub asks for it, is unlisted or
+    high-risk; the event is not public; the update is not public or not published.
+    Pages that are not public at all never reach here: see ``decide_indexing``."""
+    if event is not None:
+        if event.audience is not Audience.PUBLIC:
+            return True
+        hub = event.hub
+    if update is not None:
+        if update.audience is not UpdateAudience.PUBLIC or (
+                update.status is not UpdateStatus.PUBLISHED):
+            return True
+        hub = update.hub
+    if hub is None:
+        return False
+    return hub.noindex or hub.high_risk or hub.visibility is HubVisibility.UNLISTED
+
+
+def decide_indexing(*, public: bool = True, hub: Hub | None = None,
+                    event: Event | None = None, update: Update | None = None) -> bool:
+    """Record for this request whether search engines are asked to stay away, and
+    return it. base.html emits the one robots meta tag from it, and the robots
+    hook the X-Robots-Tag header.
+
+    A page that calls nothing here is never indexed: member, organiser, admin,
+    auth and error pages need not say so. Public pages (``public``) call it with
+    what they show, once they have checked permission.
+    """
+    g.noindex = not public or hidden_from_search_engines(hub=hub, event=event, update=update)
+    return g.noindex

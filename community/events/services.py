@@ -14,10 +14,10 @@ from sqlalchemy import delete, func, select
 
 from community.auth.models import User
 from community.database import utcnow
-from community.events.models import Audience, Event, EventStatus, Rsvp, RsvpStatus, Tier
+from community.events.models import Event, EventStatus, Rsvp, RsvpStatus, Tier
 from community.extensions import db
 from community.hubs.models import CountDisplay, Membership, MembershipStatus
-from community.permissions import HubAction, hub_can, membership_of
+from community.permissions import HubAction, event_visible, hub_can, membership_of
 
 
 class EventError(Exception):
@@ -82,21 +82,8 @@ def accepting_invite(event: Event) -> Iterator[None]:
 
 
 def can_view(event: Event, viewer: Viewer) -> bool:
-    """Drafts for organisers; members-only for active members; invite-only for
-    organisers and invited people; all of it only inside a hub the viewer may see."""
-    if viewer.organiser:
-        return True
-    if event.status is EventStatus.DRAFT:
-        return False
-    if not hub_can(viewer.user, HubAction.VIEW, event.hub, viewer.membership):
-        return False
-    if event.audience is Audience.PUBLIC:
-        return True
-    if event.audience is Audience.MEMBERS:
-        return viewer.active_member
-    # Invite only: people who accepted an invite link have an RSVP (any status).
-    return viewer.rsvp is not None or (
-        viewer.user is not None and _accepting_invite_to.get() == event.id)
+    """The rule is ``permissions.event_visible``; this adds the invite being accepted."""
+    return event_visible(event, viewer, invited=_accepting_invite_to.get() == event.id)
 
 
 def tier_allows(tier: Tier, event: Event, viewer: Viewer, now: datetime | None = None) -> bool:
@@ -334,12 +321,12 @@ def public_listing(*, query: str = "", chapter_code: str = "", hub_slug: str = "
 
     from community.events.models import EventMode
     from community.hubs.models import Chapter, Hub
-    from community.hubs.services import Page, escape_like, listed_hub_clause
+    from community.hubs.services import Page, escape_like
+    from community.permissions import public_event_clause
 
     stmt = (
         select(Event).join(Event.hub).join(Hub.chapter)
-        .where(Event.status == EventStatus.PUBLISHED, Event.audience == Audience.PUBLIC,
-               Event.ends_at >= (date_from or utcnow()), listed_hub_clause())
+        .where(public_event_clause(), Event.ends_at >= (date_from or utcnow()))
     )
     if date_to is not None:
         stmt = stmt.where(Event.starts_at < date_to)

@@ -132,10 +132,6 @@ class Hub(Base):
     )
     events: WriteOnlyMapped[Event] = relationship(back_populates="hub", passive_deletes=True)
 
-    @property
-    def is_public(self) -> bool:
-        return self.status is HubStatus.ACTIVE and self.visibility is HubVisibility.LISTED
-
 
 class Membership(Base):
     """A user in a hub, with a role; pending until approved where the hub asks."""

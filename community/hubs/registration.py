@@ -28,7 +28,7 @@ from community.hubs.registration_forms import (
 from community.hubs.routes import bp
 from community.hubs.services import chapter_by_code, chapters
 from community.i18n import all_timezones, localized
-from community.permissions import HubAction, hub_or_404, is_admin, is_coordinator
+from community.permissions import HubAction, hub_or_404, is_chapter_staff
 
 __all__ = ["bp"]
 
@@ -108,7 +108,7 @@ def _queue_page(chapter: Chapter, failed: DeclineRegistrationForm | None = None,
 @login_required
 def registrations(code: str):
     chapter = _chapter_or_none(code)
-    if chapter is None or not (is_admin(current_user) or is_coordinator(current_user, chapter)):
+    if chapter is None or not is_chapter_staff(current_user, chapter):
         abort(404)
     return _staff_queue(chapter)
 

@@ -10,20 +10,25 @@ from sqlalchemy.orm import joinedload
 
 from community.auth.models import User
 from community.database import utcnow
-from community.events.models import Audience, Event, EventStatus
+from community.events.models import Event
 from community.extensions import db
 from community.hubs.models import (
     Chapter,
     ChapterRole,
     Hub,
-    HubStatus,
-    HubVisibility,
     JoinPolicy,
     MemberRole,
     Membership,
     MembershipStatus,
 )
-from community.updates.models import Update, UpdateAudience, UpdateStatus
+from community.permissions import (
+    event_audience_clause,
+    listed_hub_clause,
+    public_event_clause,
+    public_update_clause,
+    update_audience_clause,
+)
+from community.updates.models import Update
 
 
 class HubError(Exception):
@@ -48,10 +53,6 @@ class Page:
     @property
     def has_next(self) -> bool:
         return self.number < self.pages
-
-
-def listed_hub_clause():
-    return (Hub.status == HubStatus.ACTIVE) & (Hub.visibility == HubVisibility.LISTED)
 
 
 def escape_like(text: str) -> str:
@@ -99,18 +100,14 @@ def chapter_hubs(chapter: Chapter) -> list[Hub]:
 def chapter_events(chapter: Chapter, limit: int = 10) -> list[Event]:
     return list(db.session.scalars(
         select(Event).join(Event.hub).options(joinedload(Event.hub))
-        .where(Hub.chapter_id == chapter.id, listed_hub_clause(),
-               Event.status == EventStatus.PUBLISHED, Event.audience == Audience.PUBLIC,
-               Event.ends_at >= utcnow())
+        .where(Hub.chapter_id == chapter.id, public_event_clause(), Event.ends_at >= utcnow())
         .order_by(Event.starts_at).limit(limit)
     ))
 
 
 def chapter_updates(chapter: Chapter, limit: int = 10) -> list[Update]:
     return list(db.session.scalars(
-        select(Update).where(Update.chapter_id == chapter.id,
-                             Update.status == UpdateStatus.PUBLISHED,
-                             Update.audience == UpdateAudience.PUBLIC)
+        select(Update).where(Update.chapter_id == chapter.id, public_update_clause())
         .order_by(Update.pinned.desc(), Update.published_at.desc()).limit(limit)
     ))
 
@@ -124,20 +121,16 @@ def coordinators(chapter: Chapter) -> list[str]:
 
 def hub_events(hub: Hub, *, members: bool, limit: int = 20) -> list[Event]:
     """Upcoming published events of a hub; members-only ones only for members."""
-    audiences = [Audience.PUBLIC, Audience.MEMBERS] if members else [Audience.PUBLIC]
     return list(db.session.scalars(
-        select(Event).where(Event.hub_id == hub.id, Event.status == EventStatus.PUBLISHED,
-                            Event.audience.in_(audiences), Event.ends_at >= utcnow())
+        select(Event).where(Event.hub_id == hub.id, event_audience_clause(member=members),
+                            Event.ends_at >= utcnow())
         .order_by(Event.starts_at).limit(limit)
     ))
 
 
 def hub_updates(hub: Hub, *, members: bool, limit: int = 10) -> list[Update]:
-    audiences = [UpdateAudience.PUBLIC, UpdateAudience.MEMBERS] if members else [
-        UpdateAudience.PUBLIC]
     return list(db.session.scalars(
-        select(Update).where(Update.hub_id == hub.id, Update.status == UpdateStatus.PUBLISHED,
-                             Update.audience.in_(audiences))
+        select(Update).where(Update.hub_id == hub.id, update_audience_clause(member=members))
         .order_by(Update.pinned.desc(), Update.published_at.desc()).limit(limit)
     ))
 

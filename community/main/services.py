@@ -6,13 +6,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
 from community.database import utcnow
-from community.events.models import Audience, Event, EventStatus
+from community.events.models import Event
 from community.extensions import db
-from community.hubs.models import Chapter, Hub, HubStatus, HubVisibility
-
-
-def public_hub_clause():
-    return (Hub.status == HubStatus.ACTIVE) & (Hub.visibility == HubVisibility.LISTED)
+from community.hubs.models import Chapter, Hub
+from community.permissions import listed_hub_clause, public_event_clause
 
 
 def upcoming_public_events(limit: int = 12) -> list[Event]:
@@ -23,12 +20,7 @@ def upcoming_public_events(limit: int = 12) -> list[Event]:
         .join(Event.hub)
         .join(Hub.chapter)
         .options(contains_eager(Event.hub).contains_eager(Hub.chapter))
-        .where(
-            Event.status == EventStatus.PUBLISHED,
-            Event.audience == Audience.PUBLIC,
-            Event.ends_at >= now,
-            public_hub_clause(),
-        )
+        .where(public_event_clause(), Event.ends_at >= now)
         .order_by(Event.starts_at, Event.id)
         .limit(limit)
     )
@@ -39,7 +31,7 @@ def listed_hubs_by_chapter() -> list[tuple[Chapter, list[Hub]]]:
     """Every chapter with its listed, active hubs, in two queries."""
     chapters = list(db.session.scalars(select(Chapter).order_by(Chapter.name_en)))
     hubs = db.session.scalars(
-        select(Hub).where(public_hub_clause()).order_by(Hub.name_en)
+        select(Hub).where(listed_hub_clause()).order_by(Hub.name_en)
     )
     by_chapter: dict[int, list[Hub]] = {c.id: [] for c in chapters}
     for hub in hubs:

@@ -17,7 +17,7 @@ from community.auth import throttle
 from community.auth.models import RecoveryCode, User, UserSession
 from community.auth.passwords import verify_password
 from community.database import utcnow
-from community.events.models import Audience, Event, EventStatus, Rsvp, RsvpStatus
+from community.events.models import Event, EventStatus, Rsvp, RsvpStatus
 from community.events.services import promote_waitlist
 from community.extensions import db
 from community.hubs.models import (
@@ -30,6 +30,7 @@ from community.hubs.models import (
 )
 from community.i18n import supported_locale, valid_timezone
 from community.mail import OutboxEmail
+from community.permissions import event_audience_clause
 from community.updates.models import Comment, Update, UpdateStatus
 
 
@@ -88,8 +89,7 @@ def latest_from_my_hubs(user: User, limit: int = 10) -> list[HubNews]:
     events = db.session.scalars(
         select(Event)
         .options(joinedload(Event.hub))
-        .where(Event.hub_id.in_(hub_ids), Event.status == EventStatus.PUBLISHED,
-               Event.audience.in_([Audience.PUBLIC, Audience.MEMBERS]),
+        .where(Event.hub_id.in_(hub_ids), event_audience_clause(member=True),
                Event.published_at.is_not(None), Event.ends_at >= utcnow())
         .order_by(Event.published_at.desc(), Event.id.desc())
         .limit(limit)

@@ -17,8 +17,13 @@ from community import audit, notifications
 from community.admin.models import Report, ReportTarget
 from community.database import utcnow
 from community.extensions import db
-from community.hubs.models import Chapter, Hub, HubStatus, Membership, MembershipStatus
-from community.permissions import HubAction, hub_can, is_admin, is_coordinator
+from community.hubs.models import Chapter, Hub
+from community.permissions import (
+    is_chapter_staff,
+    is_member_for_update,
+    may_manage_update,
+    update_visible,
+)
 from community.updates.models import (
     Comment,
     Update,
@@ -71,51 +76,12 @@ def chapter_by_code(code: str) -> Chapter | None:
     return db.session.scalar(select(Chapter).where(Chapter.code == code))
 
 
-def may_post_for_chapter(user, chapter: Chapter) -> bool:
-    return is_admin(user) or is_coordinator(user, chapter)
-
-
-def may_manage(user, update: Update) -> bool:
-    """Organisers of the update's hub, or coordinators and admins of its chapter."""
-    if not _signed_in(user):
-        return False
-    if update.hub is not None:
-        return hub_can(user, HubAction.MANAGE_MEMBERS, update.hub)
-    return may_post_for_chapter(user, update.chapter)
-
-
-def is_member_for(user, update: Update) -> bool:
-    """Whether ``user`` belongs to the update's audience of members: active members of
-    its hub (or, for a chapter update, of any active hub in the chapter), organisers,
-    coordinators and admins."""
-    if not _signed_in(user):
-        return False
-    if update.hub is not None:
-        return hub_can(user, HubAction.VIEW_MEMBERS_AREA, update.hub)
-    if may_post_for_chapter(user, update.chapter):
-        return True
-    return db.session.scalar(
-        select(Membership.id).join(Membership.hub).where(
-            Membership.user_id == user.id,
-            Membership.status == MembershipStatus.ACTIVE,
-            Hub.chapter_id == update.chapter_id,
-            Hub.status == HubStatus.ACTIVE,
-        ).limit(1)
-    ) is not None
-
-
-def may_view(user, update: Update) -> bool:
-    """Drafts: their author and those who may manage them. Published: the public,
-    or members only, and never more than may see the hub itself."""
-    if update.status is UpdateStatus.DRAFT:
-        return may_manage(user, update) or (
-            _signed_in(user) and update.author_id is not None and update.author_id == user.id
-            and is_member_for(user, update))
-    if update.hub is not None and not hub_can(user, HubAction.VIEW, update.hub):
-        return False
-    if update.audience is UpdateAudience.PUBLIC:
-        return True
-    return is_member_for(user, update)
+# The rules are in community.permissions; these names are what routes and
+# templates here call them.
+may_post_for_chapter = is_chapter_staff
+may_manage = may_manage_update
+is_member_for = is_member_for_update
+may_view = update_visible
 
 
 def visible_update(public_id: str, user) -> Update | None:
