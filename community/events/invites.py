@@ -82,7 +82,7 @@ def revoke_invite(public_id: str, invite_id: str):
     event = manage_services.event_for_organiser(public_id, current_user)
     if event is None:
         abort(404)
-    g.noindex_hub = True
+    g.noindex = True
     return two_factor_required(lambda: _revoke(event, invite_id))()
 
 
@@ -106,7 +106,7 @@ def _revoke(event: Event, invite_id: str):
 @bp.get("/events/invite/<token>", endpoint="invite")
 @verified_required
 def invite_page(token: str):
-    g.noindex_hub = True
+    g.noindex = True
     try:
         _invite, event = invite_services.event_invite_for_token(token)
     except invite_services.InviteUnavailable:
@@ -120,7 +120,7 @@ def invite_page(token: str):
 @bp.post("/events/invite/<token>", endpoint="accept_invite")
 @verified_required
 def accept_invite(token: str):
-    g.noindex_hub = True
+    g.noindex = True
     if not InviteActionForm().validate_on_submit():
         abort(400)
     try:

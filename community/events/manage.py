@@ -51,7 +51,7 @@ def hub_organiser_page(view):
     def wrapped(slug: str):
         hub, _membership = hub_or_404(slug, current_user, HubAction.MANAGE_MEMBERS)
         # Organiser pages are never for search engines, whatever the hub says.
-        g.noindex_hub = True
+        g.noindex = True
         return two_factor_required(lambda: view(hub))()
 
     return wrapped
@@ -67,7 +67,7 @@ def event_organiser_page(view):
         event = services.event_for_organiser(public_id, current_user)
         if event is None:
             abort(404)
-        g.noindex_hub = True
+        g.noindex = True
         return two_factor_required(lambda: view(event))()
 
     return wrapped

@@ -23,6 +23,7 @@ from community.events.forms import RsvpForm, WithdrawForm
 from community.events.models import RsvpStatus
 from community.extensions import db
 from community.i18n import all_timezones, localized, valid_timezone
+from community.permissions import decide_indexing
 
 bp = Blueprint("events", __name__)
 
@@ -35,12 +36,7 @@ def visible_event_or_404(public_id: str):
     viewer = services.viewer_for(event, current_user)
     if not services.can_view(event, viewer):
         abort(404)
-    from flask import g
-
-    from community.hubs.settings_services import hidden_from_search
-
-    # A high-risk or unlisted hub's events stay out of search engines too.
-    g.noindex_hub = hidden_from_search(event.hub) or event.audience.value != "public"
+    decide_indexing(event=event)
     return event, viewer
 
 
@@ -83,6 +79,7 @@ def listing():
         date_from=date_from, date_to=date_to + timedelta(days=1) if date_to else None,
         language=filters["language"], mode=filters["mode"], page=int_arg("page"),
     )
+    decide_indexing()
     return render_template("events/list.html", page=page, filters=filters, chapters=chapters,
                            languages=LANGUAGE_FILTERS, modes=MODES,
                            query_args={k: v for k, v in filters.items() if v},

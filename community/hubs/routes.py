@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -11,8 +11,13 @@ from community.extensions import db
 from community.hubs import services
 from community.hubs.forms import JoinForm, LeaveForm, ListingForm
 from community.hubs.models import MembershipStatus
-from community.hubs.settings_services import hidden_from_search
-from community.permissions import HubAction, hub_can, hub_or_404, is_admin, is_coordinator
+from community.permissions import (
+    HubAction,
+    decide_indexing,
+    hub_can,
+    hub_or_404,
+    is_chapter_staff,
+)
 
 bp = Blueprint("hubs", __name__)
 
@@ -34,6 +39,7 @@ def directory():
     if chapter and chapter not in {c.code for c in chapters}:
         chapter = ""
     page = services.directory(query, chapter, int_arg("page"))
+    decide_indexing()
     return render_template("hubs/directory.html", page=page, query=query, chapter=chapter,
                            chapters=chapters)
 
@@ -43,18 +49,19 @@ def chapter(code: str):
     chapter = services.chapter_by_code(code)
     if chapter is None:
         abort(404)
+    decide_indexing()
     return render_template(
         "hubs/chapter.html", chapter=chapter, hubs=services.chapter_hubs(chapter),
         events=services.chapter_events(chapter), updates=services.chapter_updates(chapter),
         coordinators=services.coordinators(chapter),
-        can_decide=is_admin(current_user) or is_coordinator(current_user, chapter),
+        can_decide=is_chapter_staff(current_user, chapter),
     )
 
 
 @bp.get("/hubs/<slug>")
 def detail(slug: str):
     hub, membership = hub_or_404(slug, current_user)
-    g.noindex_hub = hidden_from_search(hub)  # saves the robots hook a lookup
+    decide_indexing(hub=hub)
     member = hub_can(current_user, HubAction.VIEW_MEMBERS_AREA, hub, membership)
     return render_template(
         "hubs/detail.html", hub=hub, membership=membership, is_member=member,
@@ -113,7 +120,7 @@ def leave(slug: str):
 @login_required
 def members(slug: str):
     hub, membership = hub_or_404(slug, current_user, HubAction.VIEW_MEMBERS_AREA)
-    g.noindex_hub = hidden_from_search(hub)
+    decide_indexing(public=False)
     form = ListingForm()
     active = membership is not None and membership.status is MembershipStatus.ACTIVE
     if request.method == "GET" and active:

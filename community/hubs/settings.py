@@ -27,7 +27,12 @@ from community.hubs.settings_forms import (
     InviteForm,
 )
 from community.members.forms import timezone_names
-from community.permissions import HubAction, hub_or_404, membership_of
+from community.permissions import (
+    HubAction,
+    hidden_from_search_engines,
+    hub_or_404,
+    membership_of,
+)
 from community.security import absolute_url
 
 __all__ = ["bp"]
@@ -42,8 +47,10 @@ def robots_header(response):
     """Send ``X-Robots-Tag: noindex, nofollow`` with pages of hubs that must stay
     out of search engines (DESIGN §2 rule 1), beside the robots meta tag.
 
-    A view sets ``g.noindex_hub`` (True or False) once it has checked
-    permission; otherwise any page under /hubs/<slug> looks the hub up here.
+    A view sets ``g.noindex`` (through ``permissions.decide_indexing``, or True
+    on staff pages) once it has checked permission; otherwise any page under
+    /hubs/<slug> looks the hub up here. base.html emits the meta tag from the
+    same flag.
     Only successful pages get the header, so a 404 or a redirect for a hidden
     hub stays identical to one for a hub that does not exist (R8).
     """
@@ -53,7 +60,7 @@ def robots_header(response):
 
 
 def _hidden_from_search() -> bool:
-    flag = g.get("noindex_hub")
+    flag = g.get("noindex")
     if flag is not None:
         return bool(flag)
     rule = request.url_rule
@@ -61,7 +68,7 @@ def _hidden_from_search() -> bool:
     if rule is None or not isinstance(slug, str) or not rule.rule.startswith("/hubs/<slug>"):
         return False
     hub = db.session.scalar(select(Hub).where(Hub.slug == slug))
-    return hub is not None and services.hidden_from_search(hub)
+    return hub is not None and hidden_from_search_engines(hub=hub)
 
 
 # --- guards and helpers ----------------------------------------------------------
@@ -76,7 +83,7 @@ def organiser_page(action: HubAction):
         def wrapped(slug: str, **kwargs):
             hub, membership = hub_or_404(slug, current_user, action)
             # Organiser pages are never for search engines, whatever the hub says.
-            g.noindex_hub = True
+            g.noindex = True
             return two_factor_required(lambda: view(hub, membership, **kwargs))()
 
         return wrapped
@@ -221,7 +228,7 @@ def revoke_invite(hub: Hub, membership, invite_id: str):
 
 @bp.get("/invite/<token>", endpoint="invite")
 def invite_page(token: str):
-    g.noindex_hub = True
+    g.noindex = True
     try:
         _invite, hub = services.invite_for_token(token)
     except services.InviteUnavailable:
@@ -234,7 +241,7 @@ def invite_page(token: str):
 @bp.post("/invite/<token>", endpoint="accept_invite")
 @verified_required
 def accept_invite(token: str):
-    g.noindex_hub = True
+    g.noindex = True
     if not InviteActionForm().validate_on_submit():
         abort(400)
     try:

@@ -32,7 +32,7 @@ from community.hubs.models import (
     MembershipStatus,
 )
 from community.i18n import valid_timezone
-from community.permissions import HubAction, hub_can
+from community.permissions import HubAction, hidden_from_search_engines, hub_can
 
 EXPIRY_DAYS = range(1, 91)
 MAX_USES = range(1, 1001)
@@ -69,10 +69,6 @@ class AlreadyMember(Exception):
 
 # --- who may see, and search engines ---------------------------------------------
 
-def hidden_from_search(hub: Hub) -> bool:
-    """Whether pages of ``hub`` must carry ``noindex, nofollow`` (meta tag and
-    X-Robots-Tag): the hub asks for it, is unlisted, or is high-risk."""
-    return hub.noindex or hub.high_risk or hub.visibility is HubVisibility.UNLISTED
 
 
 # --- settings --------------------------------------------------------------------
@@ -142,7 +138,7 @@ def protections(hub: Hub) -> dict[str, bool]:
             event_defaults_for(hub)["location_visibility"] is Tier.ATTENDEES),
         "counts_hidden": hub.attendee_count_display is CountDisplay.HIDDEN,
         "no_checkin_records": not hub.keep_checkin_records,
-        "noindex": hidden_from_search(hub),
+        "noindex": hidden_from_search_engines(hub=hub),
     }
 
 

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException, SecurityError
 from community.i18n import LANGUAGE_COOKIE, supported_locale
 from community.main import services
 from community.main.forms import LanguageForm
+from community.permissions import decide_indexing
 from community.security import is_safe_redirect
 
 bp = Blueprint("main", __name__)
@@ -17,6 +18,7 @@ bp = Blueprint("main", __name__)
 
 @bp.get("/")
 def home():
+    decide_indexing()
     return render_template(
         "main/home.html",
         events=services.upcoming_public_events(limit=12),
@@ -64,6 +66,7 @@ def _error_texts(code: int) -> tuple[str, str]:
 
 
 def render_error(code: int, detail: str | None = None):
+    decide_indexing(public=False)
     title, message = _error_texts(code)
     return render_template("errors/error.html", code=code, title=title, message=message,
                            detail=detail), code
@@ -73,6 +76,7 @@ def too_many_attempts(retry_after: int):
     """The translated 429 page saying when to try again, with Retry-After."""
     from flask_babel import ngettext
 
+    decide_indexing(public=False)
     minutes = max(1, -(-retry_after // 60))
     message = ngettext("Too many attempts. Please try again in %(num)d minute.",
                        "Too many attempts. Please try again in %(num)d minutes.", minutes)

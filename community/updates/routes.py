@@ -16,7 +16,7 @@ from flask_login import current_user
 from community.auth.decorators import login_required, two_factor_required
 from community.extensions import db
 from community.hubs.models import Chapter, Hub
-from community.permissions import HubAction, hub_or_404
+from community.permissions import HubAction, decide_indexing, hub_or_404
 from community.updates import services
 from community.updates.forms import (
     ActionForm,
@@ -36,7 +36,7 @@ bp = Blueprint("updates", __name__)
 
 def _staff(view):
     """Two-factor on (R20), checked after the 404 so it reveals nothing."""
-    g.noindex_hub = True
+    g.noindex = True
     return two_factor_required(view)()
 
 
@@ -173,8 +173,7 @@ def _visible_or_404(public_id: str) -> Update:
 
 def _detail_page(update: Update, *, comment_form: CommentForm | None = None,
                  errors: list[str] | None = None, status: int = 200):
-    if update.hub is not None and (update.hub.noindex or update.hub.high_risk):
-        g.noindex_hub = True
+    decide_indexing(update=update)
     return render_template(
         "updates/detail.html", update=update, owner_url=_owner_page(update),
         comments=services.comments_of(update),
