@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
-from community.auth.decorators import recent_auth_required, two_factor_required
+from community.auth.decorators import staff_required
 from community.auth.sessions import recently_authenticated
 from community.auth.totp import qr_data_uri
 from community.database import write_transaction
@@ -43,6 +43,11 @@ def _event_or_404(public_id: str) -> Event:
     return event
 
 
+def _organiser_of(public_id: str, **_other) -> None:
+    """The staff check of every page here: 404 unless the user manages the event."""
+    _event_or_404(public_id)
+
+
 def _answer_or_404(event: Event, rsvp_id: str) -> Rsvp:
     answer = services.rsvp_in(event, rsvp_id)
     if answer is None:
@@ -55,8 +60,7 @@ def _to_attendees(event: Event):
 
 
 @bp.get(ATTENDEES)
-@two_factor_required
-@recent_auth_required
+@staff_required(_organiser_of, recent_auth=True)
 def attendees(public_id: str):
     event = _event_or_404(public_id)
     lists = services.open_attendee_list(current_user, event)
@@ -90,28 +94,28 @@ def _change(public_id: str, rsvp_id: str, change, done):
 
 
 @bp.post(ANSWER + "/confirm")
-@two_factor_required
+@staff_required(_organiser_of)
 def attendee_confirm(public_id: str, rsvp_id: str):
     return _change(public_id, rsvp_id, services.confirm,
                    lambda name: _("%(name)s is going. We emailed them.", name=name))
 
 
 @bp.post(ANSWER + "/waitlist")
-@two_factor_required
+@staff_required(_organiser_of)
 def attendee_waitlist(public_id: str, rsvp_id: str):
     return _change(public_id, rsvp_id, services.waitlist,
                    lambda name: _("%(name)s is on the waiting list.", name=name))
 
 
 @bp.post(ANSWER + "/decline")
-@two_factor_required
+@staff_required(_organiser_of)
 def attendee_decline(public_id: str, rsvp_id: str):
     return _change(public_id, rsvp_id, services.decline,
                    lambda name: _("The answer of %(name)s is declined.", name=name))
 
 
 @bp.post(ATTENDEES + ".csv")
-@two_factor_required
+@staff_required(_organiser_of)
 def attendees_csv(public_id: str):
     event = _event_or_404(public_id)
     if not AttendeeActionForm().validate_on_submit():
@@ -131,7 +135,7 @@ def attendees_csv(public_id: str):
 
 
 @bp.route(ATTENDEES + "/message", methods=["GET", "POST"])
-@two_factor_required
+@staff_required(_organiser_of)
 def attendees_message(public_id: str):
     event = _event_or_404(public_id)
     form = MessageForm()
@@ -208,7 +212,7 @@ def _checkin_page(event: Event, *, code_form: CheckinCodeForm | None = None,
 
 
 @bp.route("/events/<public_id>/checkin", methods=["GET", "POST"])
-@two_factor_required
+@staff_required(_organiser_of)
 def checkin(public_id: str):
     event = _event_or_404(public_id)
     if request.method == "GET":

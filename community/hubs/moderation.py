@@ -27,13 +27,13 @@ from community.admin.forms import (
     audit_filters,
     audit_query_args,
 )
-from community.auth.decorators import two_factor_required
+from community.auth.decorators import staff_gate, staff_required
 from community.extensions import db
 from community.hubs import organise_services
 from community.hubs.organise_forms import AuditFilterForm as HubAuditFilterForm
 from community.hubs.organise_forms import role_label
 from community.hubs.routes import bp, int_arg
-from community.permissions import HubAction, hub_or_404, is_admin, is_coordinator
+from community.permissions import HubAction, hub_or_404, hub_staff, is_chapter_staff
 
 __all__ = ["bp"]
 
@@ -52,11 +52,6 @@ class ScopedReportActionForm(ReportActionForm):
     )
 
 
-@two_factor_required
-def _two_factor_gate():
-    return None
-
-
 def chapter_staff(view):
     """Signed in, then 404 unless a coordinator of the chapter or a site admin,
     then two-factor. The view receives the chapter instead of its code."""
@@ -65,13 +60,9 @@ def chapter_staff(view):
     @login_required
     def wrapped(code: str, **kwargs):
         chapter = admin_services.chapter_by_code(code)
-        if chapter is None or not (is_admin(current_user)
-                                   or is_coordinator(current_user, chapter)):
+        if chapter is None or not is_chapter_staff(current_user, chapter):
             abort(404)
-        gate = _two_factor_gate()
-        if gate is not None:
-            return gate
-        return view(chapter, **kwargs)
+        return staff_gate() or view(chapter, **kwargs)
 
     return wrapped
 
@@ -120,14 +111,14 @@ def _hub_queue(hub, **kwargs):
 
 
 @bp.get("/hubs/<slug>/moderation")
-@two_factor_required
+@staff_required(hub_staff(HubAction.VIEW_AUDIT))
 def moderation(slug: str):
     hub, _membership = hub_or_404(slug, current_user, HubAction.VIEW_AUDIT)
     return _hub_queue(hub)
 
 
 @bp.post("/hubs/<slug>/moderation/<report_id>")
-@two_factor_required
+@staff_required(hub_staff(HubAction.VIEW_AUDIT))
 def moderation_decide(slug: str, report_id: str):
     hub, _membership = hub_or_404(slug, current_user, HubAction.VIEW_AUDIT)
     return _decide(admin_services.Scope.of_hub(hub), report_id,
@@ -184,7 +175,7 @@ def chapter_audit_csv(chapter):
 
 
 @bp.get("/hubs/<slug>/organise/audit.csv")
-@two_factor_required
+@staff_required(hub_staff(HubAction.VIEW_AUDIT))
 def organise_audit_csv(slug: str):
     hub, _membership = hub_or_404(slug, current_user, HubAction.VIEW_AUDIT)
     form = HubAuditFilterForm(formdata=request.args)

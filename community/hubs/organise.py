@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from community import audit
-from community.auth.decorators import recent_auth_required, two_factor_required
+from community.auth.decorators import staff_required
 from community.extensions import db
 from community.hubs import organise_services as services
 from community.hubs.models import Hub, MemberRole, Membership
@@ -24,7 +24,7 @@ from community.hubs.organise_forms import (
     role_label,
 )
 from community.hubs.routes import bp, int_arg
-from community.permissions import HubAction, hub_can, hub_or_404
+from community.permissions import HubAction, hub_can, hub_or_404, hub_staff
 
 __all__ = ["bp"]
 
@@ -74,7 +74,7 @@ def _members_page(hub: Hub, *, errors: list[str] | None = None,
 
 
 @bp.get("/hubs/<slug>/organise/members")
-@two_factor_required
+@staff_required(hub_staff(HubAction.MANAGE_MEMBERS))
 def organise_members(slug: str):
     hub, _membership = hub_or_404(slug, current_user, HubAction.MANAGE_MEMBERS)
     return _members_page(hub)
@@ -98,14 +98,14 @@ def _member_action(slug: str, membership_id: str, change, done: str):
 
 
 @bp.post(MEMBER + "/approve")
-@two_factor_required
+@staff_required(hub_staff(HubAction.MANAGE_MEMBERS))
 def organise_approve(slug: str, membership_id: str):
     return _member_action(slug, membership_id, services.approve,
                           _("%(name)s is now a member of this hub. We emailed them."))
 
 
 @bp.post(MEMBER + "/decline")
-@two_factor_required
+@staff_required(hub_staff(HubAction.MANAGE_MEMBERS))
 def organise_decline(slug: str, membership_id: str):
     return _member_action(slug, membership_id, services.decline,
                           _("The request from %(name)s is declined and deleted. "
@@ -113,14 +113,14 @@ def organise_decline(slug: str, membership_id: str):
 
 
 @bp.post(MEMBER + "/remove")
-@two_factor_required
+@staff_required(hub_staff(HubAction.MANAGE_MEMBERS))
 def organise_remove(slug: str, membership_id: str):
     return _member_action(slug, membership_id, services.remove,
                           _("%(name)s is removed from this hub."))
 
 
 @bp.post(MEMBER + "/notes")
-@two_factor_required
+@staff_required(hub_staff(HubAction.MANAGE_MEMBERS))
 def organise_notes(slug: str, membership_id: str):
     hub, _membership = hub_or_404(slug, current_user, HubAction.MANAGE_MEMBERS)
     membership = _membership_or_404(hub, membership_id)
@@ -139,8 +139,7 @@ def organise_notes(slug: str, membership_id: str):
 
 
 @bp.route(MEMBER + "/role", methods=["GET", "POST"])
-@two_factor_required
-@recent_auth_required
+@staff_required(hub_staff(HubAction.MANAGE_ORGANISERS), recent_auth=True)
 def organise_role(slug: str, membership_id: str):
     hub, _membership = hub_or_404(slug, current_user, HubAction.MANAGE_ORGANISERS)
     membership = _membership_or_404(hub, membership_id)
@@ -164,7 +163,7 @@ def organise_role(slug: str, membership_id: str):
 
 
 @bp.get("/hubs/<slug>/organise/audit")
-@two_factor_required
+@staff_required(hub_staff(HubAction.VIEW_AUDIT))
 def organise_audit(slug: str):
     hub, _membership = hub_or_404(slug, current_user, HubAction.VIEW_AUDIT)
     form = AuditFilterForm(formdata=request.args)

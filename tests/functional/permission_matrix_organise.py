@@ -2,10 +2,10 @@
 
 Roles in test_permission_matrix.ROLES order: visitor, unverified, other_member,
 pending, member, organiser, lead, coordinator, admin. In the `world` fixture
-only staff have two-factor authentication on, so everyone else who is signed
-in is sent (302) to set it up before any hub is even looked at (R20); with it
-on, they get 404 (test_organise_members checks both). A 302 for staff is the
-post/redirect/get answer of a done change.
+only staff have two-factor authentication on; everyone else who is signed in
+gets 404 before any two-factor prompt, so the prompt does not reveal the page
+(R8, R20; test_staff_pages_404_first walks every staff page). A 302 for staff
+is the post/redirect/get answer of a done change.
 
 Routes with <membership_id> are skipped by the generic test, which substitutes
 only <slug>; test_organise_members.test_membership_route_matrix runs them with
@@ -13,7 +13,7 @@ a real membership of the hub.
 """
 
 LOGIN = "login"
-SIGNED_IN_WITHOUT_2FA = [302, 302, 302, 302]
+SIGNED_IN_WITHOUT_2FA = [404, 404, 404, 404]
 MEMBER = "/hubs/<slug>/organise/members/<membership_id>"
 
 
