@@ -478,7 +478,9 @@ def test_the_edit_form_shows_the_events_wall_clock_times(app, world):
 
 
 def test_edit_saves_changes_with_an_audit_entry(app, world):
-    event = make_event(world["hub"], title_en="Old title", address=ADDRESS)
+    # An evening event, so that moving its start to the morning keeps it before the end.
+    event = make_event(world["hub"], title_en="Old title", address=ADDRESS,
+                       starts_at=datetime(2031, 3, 11, 18, 0, tzinfo=UTC))
     client = organiser(app, world)
     data = {**form_data(), **_current_form(client, event)}
     data.update(title_en="New title", start_time="09:15", capacity="12")
