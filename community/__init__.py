@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from community.config import DEFAULTS, PROJECT_ROOT, production_problems
-from community.database import sqlite_begin
+from community.transaction import TransactionalFlask, sqlite_begin
 
 
 class UnsafeConfiguration(RuntimeError):
@@ -23,7 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     Raises UnsafeConfiguration when production settings are unsafe.
     """
-    app = Flask(
+    app = TransactionalFlask(
         __name__,
         instance_relative_config=True,
         template_folder=str(PROJECT_ROOT / "templates"),
@@ -33,6 +33,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.request_class = make_request_class()
     load_config(app, config)
+    from community import transaction
+
+    transaction.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     register_hooks(app)
@@ -86,7 +89,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
 

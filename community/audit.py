@@ -117,11 +117,12 @@ def _user_id(user) -> int | None:
 
 
 def record(actor, action: str, target_type: str, target_id: str, *, hub=None, chapter=None,
-           subject_user=None, detail: str = "") -> AuditEntry:
+           subject_user=None, detail: str = "", actor_pseudonym: str | None = None) -> AuditEntry:
     """Add one audit entry to ``db.session`` (not flushed, not committed).
 
     ``actor`` and ``subject_user`` are users or None (anonymous counts as
-    None). The chapter defaults to the hub's. ``detail`` is escaped onto one
+    None; a deleted account acts under ``actor_pseudonym``, R43). The chapter
+    defaults to the hub's. ``detail`` is escaped onto one
     line and cut to fit. Raises ValueError for an empty, overlong or
     unprintable action, target type or target id — those come from code,
     not from people.
@@ -132,6 +133,7 @@ def record(actor, action: str, target_type: str, target_id: str, *, hub=None, ch
         chapter_id = hub.chapter_id if hub is not None else None
     entry = AuditEntry(
         actor_id=_user_id(actor),
+        actor_pseudonym=actor_pseudonym,
         action=_checked(action, "action", ACTION_MAX_LENGTH),
         target_type=_checked(target_type, "target type", TARGET_TYPE_MAX_LENGTH),
         target_id=_checked(target_id, "target id", TARGET_ID_MAX_LENGTH),

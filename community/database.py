@@ -3,11 +3,8 @@ naming convention, UTC timestamps and random public identifiers."""
 
 from __future__ import annotations
 
-import contextvars
 import enum
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -105,29 +102,3 @@ def render_migration_item(type_, obj, autogen_context):
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
-
-
-_IMMEDIATE: contextvars.ContextVar[bool] = contextvars.ContextVar("sqlite_immediate",
-                                                                  default=False)
-
-
-def sqlite_begin(conn) -> None:
-    """Begin SQLite transactions ourselves (SQLAlchemy's pysqlite fix); inside
-    ``write_transaction`` take the write lock at once."""
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if _IMMEDIATE.get() else "BEGIN")
-
-
-@contextmanager
-def write_transaction(session) -> Iterator[None]:
-    """Run a read-then-write rule (capacity checks) in a transaction of its own.
-
-    On SQLite the transaction starts with BEGIN IMMEDIATE, so two writers
-    queue for the lock instead of one failing with "database is locked";
-    PostgreSQL relies on the row locks the rule takes. The caller commits.
-    """
-    session.commit()  # end the reads of the permission checks
-    token = _IMMEDIATE.set(True)
-    try:
-        yield
-    finally:
-        _IMMEDIATE.reset(token)

@@ -10,7 +10,6 @@ from flask_wtf import FlaskForm
 
 from community import feeds
 from community.auth.decorators import login_required
-from community.extensions import db
 from community.hubs.services import chapter_by_code
 from community.security import absolute_url
 
@@ -129,7 +128,6 @@ def issue_calendar():
     if not CalendarTokenForm().validate_on_submit():
         abort(400)
     token = feeds.issue_calendar_token(current_user._get_current_object())
-    db.session.commit()
     # Shown this once: only the token's hash is kept.
     return _settings_page(absolute_url("feeds.personal_calendar", token=token))
 
@@ -140,7 +138,6 @@ def revoke_calendar():
     if not RevokeCalendarForm().validate_on_submit():
         abort(400)
     feeds.revoke_calendar_token(current_user._get_current_object())
-    db.session.commit()
     flash(_("Your calendar link is turned off. Calendars using it will stop updating."),
           "success")
     return redirect(url_for("feeds.calendar_settings"))

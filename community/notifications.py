@@ -279,6 +279,5 @@ def unsubscribe(token: str):
         return _invalid_link()
     user, kind = found
     unsubscribe_kind(user, kind)
-    db.session.commit()
     with force_locale(user.locale):
         return render_template("notifications/unsubscribed.html", kind=kind)

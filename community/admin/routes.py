@@ -30,7 +30,8 @@ from community.admin.forms import (
     audit_query_args,
 )
 from community.auth.decorators import recent_auth_required, two_factor_required
-from community.extensions import db, login_manager
+from community.errors import show_on_form
+from community.extensions import login_manager
 from community.hubs.organise_forms import role_label
 from community.hubs.routes import int_arg
 from community.i18n import localized
@@ -113,9 +114,7 @@ def _change(public_id: str, change, done: str):
     try:
         change(current_user, user)
     except services.AdminError as error:
-        db.session.rollback()
         return _user_page(user, errors=[error.message], status=400)
-    db.session.commit()
     flash(done % {"name": user.display_name}, "success")
     return redirect(url_for("admin.user", public_id=user.public_id))
 
@@ -141,10 +140,8 @@ def _confirmed_change(public_id: str, grant: bool):
         try:
             (services.grant_admin if grant else services.revoke_admin)(current_user, user)
         except services.AdminError as error:
-            db.session.rollback()
             errors.append(error.message)
         else:
-            db.session.commit()
             if grant:
                 flash(_("%(name)s is now a site admin.", name=user.display_name), "success")
             else:
@@ -221,9 +218,7 @@ def resolve_report(public_id: str):
     try:
         services.resolve_report(current_user, report, form.action.data, form.reason.data)
     except services.AdminError as error:
-        db.session.rollback()
         return _reports_page(errors=[error.message], status=400)
-    db.session.commit()
     flash(_("The report is dealt with, and the person who made it has been told."), "success")
     return redirect(url_for("admin.reports", page=int_arg("page")))
 
@@ -238,15 +233,6 @@ def _chapter_or_404(code: str):
     if chapter is None:
         abort(404)
     return chapter
-
-
-def _field_error(form, error: services.AdminError) -> list[str]:
-    """Put a FieldError under its field; return other refusals for the page."""
-    field = getattr(form, getattr(error, "field", ""), None)
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-        return []
-    return [error.message]
 
 
 @bp.get("/chapters")
@@ -265,10 +251,8 @@ def new_chapter():
                 current_user, code=form.code.data, name_en=form.name_en.data,
                 name_zh=form.name_zh.data, default_timezone=form.default_timezone.data)
         except services.AdminError as error:
-            db.session.rollback()
-            errors = _field_error(form, error)
+            errors = show_on_form(form, error, [])
         else:
-            db.session.commit()
             flash(_("The chapter %(code)s is added.", code=chapter.code), "success")
             return redirect(url_for("admin.chapter", code=chapter.code))
     if request.method == "POST" and form.csrf_token.errors:
@@ -305,9 +289,7 @@ def chapter(code: str):
                               name_zh=form.name_zh.data,
                               default_timezone=form.default_timezone.data)
     except services.AdminError as error:
-        db.session.rollback()
-        return _chapter_page(chapter, form=form, errors=_field_error(form, error), status=400)
-    db.session.commit()
+        return _chapter_page(chapter, form=form, errors=show_on_form(form, error, []), status=400)
     flash(_("The chapter is saved."), "success")
     return redirect(url_for("admin.chapter", code=chapter.code))
 
@@ -328,9 +310,7 @@ def appoint_coordinator(code: str):
     try:
         services.appoint_coordinator(current_user, chapter, user)
     except services.AdminError as error:
-        db.session.rollback()
         return _chapter_page(chapter, errors=[error.message], status=400)
-    db.session.commit()
     flash(_("%(name)s is now a coordinator of this chapter.", name=user.display_name),
           "success")
     return redirect(url_for("admin.chapter", code=chapter.code))
@@ -345,9 +325,7 @@ def remove_coordinator(code: str, public_id: str):
     try:
         services.remove_coordinator(current_user, chapter, user)
     except services.AdminError as error:
-        db.session.rollback()
         return _chapter_page(chapter, errors=[error.message], status=400)
-    db.session.commit()
     flash(_("%(name)s is no longer a coordinator of this chapter.", name=user.display_name),
           "success")
     return redirect(url_for("admin.chapter", code=chapter.code))
@@ -392,10 +370,8 @@ def _hub_change(hub_slug: str, change, done: str):
     try:
         change(current_user, hub)
     except services.AdminError as error:
-        db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for("admin.hubs"))
-    db.session.commit()
     flash(done % {"name": localized(hub, "name")}, "success")
     return redirect(url_for("admin.hubs"))
 
@@ -422,10 +398,8 @@ def hub_lead(hub_slug: str):
         try:
             membership = services.change_lead(current_user, hub, form.member.data)
         except services.AdminError as error:
-            db.session.rollback()
-            errors = _field_error(form, error)
+            errors = show_on_form(form, error, [])
         else:
-            db.session.commit()
             flash(_("%(name)s is now the lead of this hub.",
                     name=membership.user.display_name), "success")
             return redirect(url_for("admin.hubs"))

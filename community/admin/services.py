@@ -27,6 +27,7 @@ from community.admin.models import AuditEntry, Report, ReportStatus, ReportTarge
 from community.auth.models import User
 from community.auth.sessions import end_other_sessions
 from community.database import utcnow
+from community.errors import DomainError
 from community.events.models import Event, EventStatus, Rsvp
 from community.extensions import db
 from community.hubs.models import (
@@ -42,6 +43,7 @@ from community.hubs.models import (
 from community.hubs.services import Page, escape_like
 from community.mail import InvalidRecipient, queue_templated_email
 from community.security import csv_cell
+from community.transaction import atomic
 from community.updates.models import Comment, Update, UpdateStatus
 
 USERS_PER_PAGE = 50
@@ -56,12 +58,8 @@ def describe(action: str) -> str:
     return audit.describe(action)
 
 
-class AdminError(Exception):
+class AdminError(DomainError):
     """An admin rule refused the request; ``message`` is translated."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 # --- overview ----------------------------------------------------------------
@@ -225,6 +223,7 @@ def _disable(user: User) -> int:
     return end_other_sessions(user)
 
 
+@atomic
 def disable(actor: User, user: User) -> int:
     """Disable ``user``'s account and end every session; returns how many ended."""
     if user.id == actor.id:
@@ -237,6 +236,7 @@ def disable(actor: User, user: User) -> int:
     return ended
 
 
+@atomic
 def enable(actor: User, user: User) -> None:
     if user.disabled_at is None:
         raise AdminError(_("This account is not disabled."))
@@ -252,6 +252,7 @@ def _active_admin_ids() -> list[int]:
         .order_by(User.id).with_for_update()))
 
 
+@atomic
 def grant_admin(actor: User, user: User) -> None:
     if user.is_site_admin:
         raise AdminError(_("This person is already a site admin."))
@@ -264,6 +265,7 @@ def grant_admin(actor: User, user: User) -> None:
     audit.record(actor, "admin.grant", "user", user.public_id, subject_user=user)
 
 
+@atomic
 def revoke_admin(actor: User, user: User) -> None:
     if not user.is_site_admin:
         raise AdminError(_("This person is not a site admin."))
@@ -456,6 +458,7 @@ def _email(user: User | None, template: str, **context) -> None:
         pass
 
 
+@atomic
 def resolve_report(actor: User, report: Report, action: str, reason: str, *,
                    may_disable: bool = True) -> None:
     """Dismiss, hide, warn or disable; record it once and tell the reporter.
@@ -549,6 +552,7 @@ def _two_factor_needed(user: User) -> bool:
     return not user.totp_secret and current_app.config.get("TWO_FACTOR_REQUIRED_FOR_STAFF", True)
 
 
+@atomic
 def create_chapter(actor: User, *, code: str, name_en: str, name_zh: str,
                    default_timezone: str) -> Chapter:
     """Add a chapter; a code already in use is a FieldError on ``code``."""
@@ -569,6 +573,7 @@ def create_chapter(actor: User, *, code: str, name_en: str, name_zh: str,
     return chapter
 
 
+@atomic
 def edit_chapter(actor: User, chapter: Chapter, *, name_en: str, name_zh: str,
                  default_timezone: str) -> None:
     changes = [f"{field}: {getattr(chapter, field)} -> {value}" for field, value in
@@ -598,6 +603,7 @@ def coordinator_candidates(chapter: Chapter, query: str) -> list[User]:
         .order_by(func.lower(User.display_name), User.id).limit(SEARCH_LIMIT)))
 
 
+@atomic
 def appoint_coordinator(actor: User, chapter: Chapter, user: User) -> None:
     name = user.display_name
     if user.disabled_at is not None:
@@ -618,6 +624,7 @@ def appoint_coordinator(actor: User, chapter: Chapter, user: User) -> None:
     db.session.flush()
 
 
+@atomic
 def remove_coordinator(actor: User, chapter: Chapter, user: User) -> None:
     deleted = db.session.execute(
         delete(ChapterRole).where(ChapterRole.chapter_id == chapter.id,
@@ -676,6 +683,7 @@ def list_hubs(*, chapter_code: str = "", status: str = "", page: int = 1,
     return Page([HubRow(hub, leads.get(hub.id, [])) for hub in hubs], page, pages, total)
 
 
+@atomic
 def archive_hub(actor: User, hub: Hub) -> None:
     if hub.status is not HubStatus.ACTIVE:
         raise AdminError(_("Only an active hub can be archived."))
@@ -683,6 +691,7 @@ def archive_hub(actor: User, hub: Hub) -> None:
     audit.record(actor, "admin.hub_archive", "hub", hub.slug, hub=hub)
 
 
+@atomic
 def restore_hub(actor: User, hub: Hub) -> None:
     if hub.status is not HubStatus.ARCHIVED:
         raise AdminError(_("Only an archived hub can be restored."))
@@ -698,6 +707,7 @@ def active_members_of(hub: Hub) -> list[Membership]:
         .order_by(func.lower(User.display_name), Membership.id)))
 
 
+@atomic
 def change_lead(actor: User, hub: Hub, public_id: str) -> Membership:
     """Make the hub's active member with this membership id its lead; the
     leads before them become organisers. One audit entry."""

@@ -26,6 +26,7 @@ from community.auth.models import User, UserSession
 from community.auth.throttle import Throttled
 from community.auth.tokens import InvalidToken
 from community.database import utcnow
+from community.errors import show_on_form
 from community.extensions import db, limiter
 from community.i18n import current_locale
 from community.main.routes import too_many_attempts
@@ -48,14 +49,6 @@ def throttled_page(error: Throttled):
     return too_many_attempts(error.retry_after)
 
 
-def field_error(form, error: services.AuthError):
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        flash(error.message, "error")
-
-
 # --- sign up and verification --------------------------------------------------
 
 @bp.route("/sign-up", methods=["GET", "POST"])
@@ -71,9 +64,8 @@ def sign_up():
             services.register(email=form.email.data, display_name=form.display_name.data,
                               password=form.password.data, locale=form.locale.data)
         except services.AuthError as error:
-            field_error(form, error)
+            show_on_form(form, error)
         else:
-            db.session.commit()
             return redirect(url_for("auth.check_inbox"))
     return render_template("auth/sign_up.html", form=form)
 
@@ -92,7 +84,6 @@ def verify_email(token: str):
             user = services.confirm_email(token)
         except InvalidToken:
             return render_template("auth/link_invalid.html"), 400
-        db.session.commit()
         flash(_("Thank you, your email address is confirmed."), "success")
         if current_user.is_authenticated and current_user.id == user.id:
             return redirect(url_for("members.dashboard"))
@@ -109,7 +100,6 @@ def resend_verification():
         abort(400)
     if not current_user.is_verified:
         services.send_verification(current_user)
-        db.session.commit()
     flash(_("We sent the link again. It may take a few minutes to arrive."), "success")
     return redirect(url_for("members.dashboard"))
 
@@ -129,19 +119,16 @@ def sign_in():
         except Throttled as error:
             return throttled_page(error)
         except services.AuthError as error:
-            db.session.commit()
             flash(error.message, "error")
         else:
             target = _next_url(form.next.data)
             if user.totp_secret:
-                db.session.commit()  # a re-hashed password is kept either way
                 session.clear()
                 session[PENDING_2FA] = {"user": user.public_id, "remember": form.remember.data,
                                         "next": target, "at": utcnow().isoformat()}
                 return redirect(url_for("auth.sign_in_code"))
             sessions.start_session(user, remember=form.remember.data,
                                    user_agent=request.user_agent.string)
-            db.session.commit()
             return redirect(target)
     return render_template("auth/sign_in.html", form=form)
 
@@ -182,12 +169,10 @@ def sign_in_code():
             sessions.start_session(user, remember=bool(pending.get("remember")),
                                    user_agent=request.user_agent.string)
             left = totp.remaining_recovery_codes(user)
-            db.session.commit()
             if left < 3:
                 flash(_("You have %(n)s recovery codes left. Make new ones in your "
                         "security settings.", n=left), "info")
             return redirect(_next_url(pending.get("next")))
-        db.session.commit()
         form.code.errors = [_("That code did not work. Try the newest code from your app, "
                               "or one of your recovery codes.")]
     return render_template("auth/sign_in_code.html", form=form)
@@ -199,7 +184,6 @@ def sign_out():
     if not form.validate_on_submit():
         abort(400)
     sessions.end_session()
-    db.session.commit()
     flash(_("You are signed out."), "success")
     response = redirect(url_for("main.home"))
     response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
@@ -214,7 +198,6 @@ def reset_request():
     form = forms.ResetRequestForm()
     if form.validate_on_submit():
         services.request_password_reset(form.email.data)
-        db.session.commit()
         return render_template("auth/reset_sent.html")
     return render_template("auth/reset_request.html", form=form)
 
@@ -241,11 +224,10 @@ def reset_new_password():
         try:
             services.reset_password(token, form.password.data)
         except services.AuthError as error:
-            field_error(form, error)
+            show_on_form(form, error)
         except InvalidToken:
             return render_template("auth/link_invalid.html"), 400
         else:
-            db.session.commit()
             session.pop(RESET_TOKEN, None)
             flash(_("Your password is changed. Please sign in with it."), "success")
             return redirect(url_for("auth.sign_in"))
@@ -270,11 +252,9 @@ def confirm():
         except Throttled as error:
             return throttled_page(error)
         except services.AuthError as error:
-            db.session.commit()
-            field_error(form, error)
+            show_on_form(form, error)
         else:
             sessions.mark_reauthenticated()
-            db.session.commit()
             return redirect(_next_url(form.next.data))
     return render_template("auth/confirm.html", form=form)
 
@@ -306,7 +286,6 @@ def revoke_session():
         abort(404)
     was_current = record is sessions.current_session()
     db.session.delete(record)
-    db.session.commit()
     if was_current:
         session.clear()
         return redirect(url_for("main.home"))
@@ -321,7 +300,6 @@ def revoke_other_sessions():
     if not form.validate_on_submit():
         abort(400)
     count = sessions.end_other_sessions(current_user, keep=sessions.current_session())
-    db.session.commit()
     flash(ngettext("Signed out %(num)d other device.", "Signed out %(num)d other devices.",
                    count), "success")
     return redirect(url_for("auth.security"))
@@ -336,9 +314,8 @@ def change_password():
             services.change_password(current_user, form.current_password.data,
                                      form.password.data, keep=sessions.current_session())
         except services.AuthError as error:
-            field_error(form, error)
+            show_on_form(form, error)
         else:
-            db.session.commit()
             flash(_("Your password is changed. Other devices were signed out."), "success")
             return redirect(url_for("auth.security"))
     return render_template("auth/change_password.html", form=form)
@@ -353,9 +330,8 @@ def change_email():
         try:
             services.request_email_change(current_user, form.email.data, form.password.data)
         except services.AuthError as error:
-            field_error(form, error)
+            show_on_form(form, error)
         else:
-            db.session.commit()
             flash(_("We sent a link to the new address. Your email changes when you open it."),
                   "success")
             return redirect(url_for("auth.security"))
@@ -370,7 +346,6 @@ def confirm_email_change(token: str):
             services.confirm_email_change(token)
         except InvalidToken:
             return render_template("auth/link_invalid.html"), 400
-        db.session.commit()
         flash(_("Your email address is changed."), "success")
         return redirect(url_for("auth.security" if current_user.is_authenticated
                                 else "auth.sign_in"))
@@ -393,11 +368,10 @@ def two_factor():
         try:
             codes = services.enable_two_factor(current_user, secret, form.code.data)
         except services.AuthError as error:
-            field_error(form, error)
+            show_on_form(form, error)
         else:
             session.pop(PENDING_TOTP, None)
             sessions.mark_reauthenticated()
-            db.session.commit()
             flash(_("Two-factor authentication is on."), "success")
             return render_template("auth/recovery_codes.html", codes=codes,
                                    next=_next_url(request.args.get("next")))
@@ -414,9 +388,8 @@ def disable_two_factor():
         try:
             services.disable_two_factor(current_user, form.password.data)
         except services.AuthError as error:
-            field_error(form, error)
+            show_on_form(form, error)
         else:
-            db.session.commit()
             flash(_("Two-factor authentication is off."), "success")
             return redirect(url_for("auth.security"))
     return render_template("auth/two_factor_on.html", form=form, action=forms.ActionForm(),
@@ -430,6 +403,5 @@ def new_recovery_codes():
     if not form.validate_on_submit() or not current_user.totp_secret:
         abort(400)
     codes = totp.new_recovery_codes(current_user)
-    db.session.commit()
     return render_template("auth/recovery_codes.html", codes=codes,
                            next=url_for("auth.security"))

@@ -16,6 +16,7 @@ from community.auth.passwords import hash_password, needs_rehash, password_probl
 from community.auth.sessions import end_other_sessions
 from community.auth.tokens import InvalidToken, make_token, user_for_token
 from community.database import utcnow
+from community.errors import DomainError
 from community.extensions import db
 from community.security import absolute_url
 
@@ -25,13 +26,8 @@ __all__ = ["AuthError", "InvalidToken", "authenticate", "register"]
 _DUMMY_HASH: str | None = None
 
 
-class AuthError(Exception):
+class AuthError(DomainError):
     """A rule refused the request; ``message`` is translated and safe to show."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 def normalise_email(email: str) -> str:

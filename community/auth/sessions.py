@@ -7,13 +7,15 @@ import hashlib
 import re
 import secrets
 from datetime import datetime, timedelta
+from functools import partial
 
 from flask import current_app, g, session
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, select, update
 
 from community.auth.models import User, UserSession
 from community.database import utcnow
 from community.extensions import db, login_manager
+from community.transaction import after_commit
 
 SESSION_KEY = "sid"
 TOUCH_EVERY = timedelta(seconds=60)
@@ -127,7 +129,9 @@ def recently_authenticated(now: datetime | None = None) -> bool:
 def load_user_from_session(_request) -> User | None:
     """The user of a live, unexpired server-side session, or None.
 
-    An expired or revoked session is deleted and the cookie forgotten.
+    An expired or revoked session's cookie is forgotten at once and its record
+    deleted after the request; a live one is marked as seen at most once a
+    minute. Neither write can break the page (community.transaction.after_commit).
     """
     token = session.get(SESSION_KEY)
     if not token or not isinstance(token, str):
@@ -135,26 +139,29 @@ def load_user_from_session(_request) -> User | None:
     record = db.session.scalar(
         select(UserSession).where(UserSession.token_hash == hash_token(token))
     )
-    if record is None or not record.user.is_active:
-        if record is not None:
-            db.session.delete(record)
-            db.session.commit()
-        session.clear()
-        g.session_ended = True
-        return None
     now = utcnow()
-    idle, absolute = timeouts(record, is_staff(record.user))
-    if now - record.last_seen_at > idle or now - record.created_at > absolute:
-        db.session.delete(record)
-        db.session.commit()
-        session.clear()
-        g.session_ended = True
-        return None
-    if now - record.last_seen_at >= TOUCH_EVERY:
-        record.last_seen_at = now
-        db.session.commit()
-    g.user_session = record
-    return record.user
+    if record is not None and record.user.is_active:
+        idle, absolute = timeouts(record, is_staff(record.user))
+        if now - record.last_seen_at <= idle and now - record.created_at <= absolute:
+            if now - record.last_seen_at >= TOUCH_EVERY:
+                after_commit(partial(_touch, record.id, now))
+            g.user_session = record
+            return record.user
+    if record is not None:
+        after_commit(partial(_forget, record.id))
+    session.clear()
+    g.session_ended = True
+    return None
+
+
+def _touch(record_id: int, now: datetime) -> None:
+    db.session.execute(update(UserSession).where(UserSession.id == record_id)
+                       .values(last_seen_at=now).execution_options(synchronize_session=False))
+
+
+def _forget(record_id: int) -> None:
+    db.session.execute(delete(UserSession).where(UserSession.id == record_id)
+                       .execution_options(synchronize_session=False))
 
 
 @login_manager.user_loader

@@ -30,14 +30,16 @@ from community import audit
 from community.admin.models import AuditEntry
 from community.auth.models import User
 from community.database import utcnow
+from community.errors import DomainError
 from community.events.models import Event, EventStatus, Rsvp, RsvpStatus
-from community.events.services import _lock, promote_waitlist, seats_left, seats_taken
+from community.events.services import lock_event, promote_waitlist, seats_left, seats_taken
 from community.extensions import db
 from community.hubs.services import escape_like
 from community.i18n import format_in_zone, rsvp_status_label
 from community.mail import InvalidRecipient, queue_templated_email
 from community.permissions import HubAction, hub_can
 from community.security import absolute_url, csv_cell
+from community.transaction import atomic
 
 MESSAGE_SUBJECT_MAX_LENGTH = 150
 MESSAGE_BODY_MAX_LENGTH = 5000
@@ -67,12 +69,8 @@ TARGET_EVENT = "event"
 TARGET_RSVP = "rsvp"
 
 
-class AttendeeError(Exception):
+class AttendeeError(DomainError):
     """An attendee rule refused the request; ``message`` is translated."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class TicketError(AttendeeError):
@@ -249,15 +247,16 @@ def _refresh(answer: Rsvp, error: type[AttendeeError]) -> None:
         raise error(_("That answer has just been withdrawn.")) from gone
 
 
+@atomic
 def confirm(actor, answer: Rsvp) -> None:
     """Give a pending, waitlisted or declined person a place and email them
     (title, date and link only, R44). Capacity, guests included, is never
-    exceeded, even when two organisers confirm at once: call it inside
-    ``write_transaction``. Raises AttendeeError when they are already going,
+    exceeded, even when two organisers confirm at once (it takes the event's
+    lock before counting). Raises AttendeeError when they are already going,
     the event is cancelled or there is not enough room."""
     event = answer.event
     _require(actor, event)
-    _lock(event)
+    lock_event(event)
     before = _reread(answer)
     name = answer.user.display_name if answer.user is not None else ""
     if before is RsvpStatus.GOING:
@@ -283,6 +282,7 @@ def confirm(actor, answer: Rsvp) -> None:
     db.session.flush()
 
 
+@atomic
 def waitlist(actor, answer: Rsvp) -> None:
     """Put someone on the waiting list. A place freed this way is not offered
     to the next in line at once: the person moved is usually first in the
@@ -290,7 +290,7 @@ def waitlist(actor, answer: Rsvp) -> None:
     when they are on it already."""
     event = answer.event
     _require(actor, event)
-    _lock(event)
+    lock_event(event)
     before = _reread(answer)
     if before is RsvpStatus.WAITLISTED:
         raise AttendeeError(_("%(name)s is already on the waiting list.",
@@ -300,13 +300,14 @@ def waitlist(actor, answer: Rsvp) -> None:
     db.session.flush()
 
 
+@atomic
 def decline(actor, answer: Rsvp) -> list[Rsvp]:
     """Decline someone's answer. A place it frees goes to the waiting list,
     first come first served (promote_waitlist emails them). Returns the
     people promoted. Raises AttendeeError when it is declined already."""
     event = answer.event
     _require(actor, event)
-    _lock(event)
+    lock_event(event)
     before = _reread(answer)
     if before is RsvpStatus.DECLINED:
         raise AttendeeError(_("%(name)s is already declined.",
@@ -345,6 +346,7 @@ def export_csv(actor, event: Event) -> str:
 
 # --- messages -----------------------------------------------------------------
 
+@atomic
 def message_attendees(actor, event: Event, *, group: str, subject: str, body: str) -> int:
     """Email one group of attendees, one email each, so nobody sees another
     recipient and nobody sees the organiser's address (R44). Sending the same
@@ -415,6 +417,7 @@ def read_ticket(code: str, secret_key: str | None = None) -> str:
     return payload
 
 
+@atomic
 def check_in_code(actor, event: Event, code: str, now: datetime | None = None) -> CheckIn:
     """Check in the holder of a ticket code at ``event``. Raises TicketError
     for a forged or garbled code, a withdrawn answer, another event's ticket
@@ -430,6 +433,7 @@ def check_in_code(actor, event: Event, code: str, now: datetime | None = None) -
     return check_in(actor, event, answer, now)
 
 
+@atomic
 def check_in(actor, event: Event, answer: Rsvp, now: datetime | None = None) -> CheckIn:
     """Record the arrival of a confirmed attendee, once: a second scan reports
     the first time. In a hub that keeps no check-in records (the high-risk

@@ -16,7 +16,6 @@ from flask_login import current_user, login_required
 from community.auth.decorators import staff_required
 from community.auth.sessions import recently_authenticated
 from community.auth.totp import qr_data_uri
-from community.database import write_transaction
 from community.events import attendee_services as services
 from community.events import services as event_services
 from community.events.attendee_forms import (
@@ -28,7 +27,7 @@ from community.events.attendee_forms import (
 )
 from community.events.models import Event, Rsvp
 from community.events.routes import bp
-from community.extensions import db
+from community.transaction import writes
 
 __all__ = ["bp"]
 
@@ -61,10 +60,10 @@ def _to_attendees(event: Event):
 
 @bp.get(ATTENDEES)
 @staff_required(_organiser_of, recent_auth=True)
+@writes  # every opening of the list is audited
 def attendees(public_id: str):
     event = _event_or_404(public_id)
     lists = services.open_attendee_list(current_user, event)
-    db.session.commit()
     return render_template("events/attendees.html", event=event, lists=lists,
                            action_form=AttendeeActionForm(formdata=None))
 
@@ -78,11 +77,8 @@ def _change(public_id: str, rsvp_id: str, change, done):
         abort(400)
     name = answer.user.display_name
     try:
-        with write_transaction(db.session):
-            result = change(current_user, answer)
-            db.session.commit()
+        result = change(current_user, answer)
     except services.AttendeeError as error:
-        db.session.rollback()
         flash(error.message, "error")
         return _to_attendees(event)
     flash(done(name), "success")
@@ -126,7 +122,6 @@ def attendees_csv(public_id: str):
         return redirect(url_for("auth.confirm",
                                 next=url_for("events.attendees", public_id=event.public_id)))
     body = services.export_csv(current_user, event)
-    db.session.commit()
     response = make_response(body)
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = (
@@ -145,10 +140,8 @@ def attendees_message(public_id: str):
                 current_user, event, group=form.group.data or "",
                 subject=form.subject.data or "", body=form.body.data or "")
         except services.AttendeeError as error:
-            db.session.rollback()
             form.group.errors = [*form.group.errors, error.message]
         else:
-            db.session.commit()
             flash(ngettext("Your message is on its way to %(num)d person.",
                            "Your message is on its way to %(num)d people.", sent), "success")
             return _to_attendees(event)
@@ -201,7 +194,6 @@ def _checkin_page(event: Event, *, code_form: CheckinCodeForm | None = None,
     if listing and search.validate():
         if recently_authenticated():
             answers = services.checkin_list(current_user, event, search.q.data or "")
-            db.session.commit()
         else:
             needs_reauth = True
     return render_template(
@@ -213,6 +205,7 @@ def _checkin_page(event: Event, *, code_form: CheckinCodeForm | None = None,
 
 @bp.route("/events/<public_id>/checkin", methods=["GET", "POST"])
 @staff_required(_organiser_of)
+@writes  # a search of the door list is audited
 def checkin(public_id: str):
     event = _event_or_404(public_id)
     if request.method == "GET":
@@ -235,9 +228,7 @@ def checkin(public_id: str):
         else:
             result = services.check_in_code(current_user, event, code)
     except services.AttendeeError as error:
-        db.session.rollback()
         flash(error.message, "error")
         return back
-    db.session.commit()
     _flash_check_in(event, result)
     return back

@@ -16,13 +16,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from community.auth.decorators import login_required, two_factor_required, verified_required
-from community.database import write_transaction
 from community.events import manage_services
 from community.events import services as event_services
 from community.events.manage import event_organiser_page
 from community.events.models import Audience, Event, RsvpStatus
 from community.events.routes import bp
-from community.extensions import db
 from community.hubs import settings_services as invite_services
 from community.hubs.settings_forms import InviteActionForm, InviteForm
 from community.security import absolute_url
@@ -68,7 +66,6 @@ def create_invite(event: Event):
             else:
                 flash(error.message, "error")
         else:
-            db.session.commit()
             # Shown in this response only: the database keeps just the hash.
             return render_template("events/invite_created.html", event=event, invite=invite,
                                    link=absolute_url("events.invite", token=token))
@@ -96,7 +93,6 @@ def _revoke(event: Event, invite_id: str):
         invite_services.revoke_invite(event.hub, invite, current_user, event)
     except invite_services.NotAllowed:
         abort(404)
-    db.session.commit()
     flash(_("The invite link is revoked. It no longer works."), "success")
     return redirect(url_for("events.invites", public_id=event.public_id))
 
@@ -129,23 +125,15 @@ def accept_invite(token: str):
         return invite_unavailable()
     public_id = event.public_id
     try:
-        with write_transaction(db.session):
-            # Counted in one conditional UPDATE, so a link is never used past its limit.
-            invite_services.claim_invite_use(invite)
-            with event_services.accepting_invite(event):
-                answer = event_services.rsvp(event, current_user)
-            db.session.commit()
+        answer = event_services.rsvp_by_invite(invite, event, current_user)
     except invite_services.InviteUnavailable:
-        db.session.rollback()
         return invite_unavailable()
     except event_services.AlreadyAnswered:
         # Nothing is used up by someone who has answered already.
-        db.session.rollback()
         flash(_("You have already answered, so nothing has changed. "
                 "Withdraw first to change your answer."), "info")
         return redirect(url_for("events.detail", public_id=public_id))
     except event_services.EventError as error:
-        db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for("events.invite", token=token))
     messages = {

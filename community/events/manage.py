@@ -17,7 +17,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 
 from community.auth.decorators import login_required, two_factor_required
-from community.database import write_transaction
+from community.errors import show_on_form
 from community.events import manage_services as services
 from community.events.manage_forms import (
     THIS_AND_FOLLOWING,
@@ -31,7 +31,6 @@ from community.events.manage_forms import (
 )
 from community.events.models import Audience, Event
 from community.events.routes import bp
-from community.extensions import db
 from community.hubs.models import Hub
 from community.hubs.routes import int_arg
 from community.members.forms import timezone_names
@@ -71,15 +70,6 @@ def event_organiser_page(view):
         return two_factor_required(lambda: view(event))()
 
     return wrapped
-
-
-def show_error(form, error: services.EventManageError, errors: list[str]) -> None:
-    """A service's refusal beside the field it concerns, or above the form."""
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        errors.append(error.message)
 
 
 def edit_url(event: Event) -> str:
@@ -166,11 +156,9 @@ def create(hub: Hub):
         except services.NotAllowed:
             abort(404)
         except services.EventManageError as error:
-            db.session.rollback()
-            show_error(form, error, errors)
+            show_on_form(form, error, errors)
         else:
             notes = services.ambiguity_notes(details)
-            db.session.commit()
             if made is None:
                 flash(_("The event is saved as a draft. Only organisers can see it until you "
                         "publish it."), "success")
@@ -196,18 +184,15 @@ def edit(event: Event):
         details = services.EventDetails(**form.details_values())
         try:
             # Capacity is checked against places taken: serialise with RSVPs.
-            with write_transaction(db.session):
-                if event.series_id and following(form):
-                    changed, others = services.update_following(event, current_user, details)
-                else:
-                    changed, others = services.update_event(event, current_user, details), None
-                notes = services.ambiguity_notes(details) if changed else []
-                db.session.commit()
+            if event.series_id and following(form):
+                changed, others = services.update_following(event, current_user, details)
+            else:
+                changed, others = services.update_event(event, current_user, details), None
+            notes = services.ambiguity_notes(details) if changed else []
         except services.NotAllowed:
             abort(404)
         except services.EventManageError as error:
-            db.session.rollback()
-            show_error(form, error, errors)
+            show_on_form(form, error, errors)
         else:
             if others is not None and (changed or others.events):
                 flash(ngettext("Your changes are saved to this event and %(num)d following "
@@ -243,10 +228,8 @@ def publish(event: Event):
     except services.NotAllowed:
         abort(404)
     except services.EventManageError as error:
-        db.session.rollback()
         flash(error.message, "error")
         return redirect(edit_url(event))
-    db.session.commit()
     if published is None:
         flash(_("The event is published. Its audience can now see it and answer."), "success")
     else:
@@ -264,19 +247,16 @@ def cancel(event: Event):
     errors: list[str] = []
     if form.validate_on_submit():
         try:
-            with write_transaction(db.session):
-                if event.series_id and following(form):
-                    cancelled, sent = services.cancel_following(
-                        event, current_user, form.message.data or "")
-                else:
-                    cancelled = None
-                    sent = services.cancel_event(event, current_user, form.message.data or "")
-                db.session.commit()
+            if event.series_id and following(form):
+                cancelled, sent = services.cancel_following(
+                    event, current_user, form.message.data or "")
+            else:
+                cancelled = None
+                sent = services.cancel_event(event, current_user, form.message.data or "")
         except services.NotAllowed:
             abort(404)
         except services.EventManageError as error:
-            db.session.rollback()
-            show_error(form, error, errors)
+            show_on_form(form, error, errors)
         else:
             if cancelled is not None:
                 flash(ngettext("%(num)d event of the series is cancelled.",
@@ -300,7 +280,6 @@ def duplicate(event: Event):
         copy = services.duplicate_event(event, current_user)
     except services.NotAllowed:
         abort(404)
-    db.session.commit()
     flash(_("This is a copy of the event, one week later. It is a draft until you "
             "publish it."), "success")
     return redirect(edit_url(copy))

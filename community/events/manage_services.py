@@ -19,15 +19,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from community import audit, notifications
 from community.database import utcnow
+from community.errors import DomainError
 from community.events import manage_forms as shapes
 from community.events import series
 from community.events.models import Audience, Event, EventMode, EventStatus, Rsvp, Tier
-from community.events.services import promote_waitlist, seats_taken
+from community.events.services import lock_event, promote_waitlist, seats_taken
 from community.extensions import db
 from community.hubs.models import Hub
 from community.hubs.services import Page
@@ -35,6 +36,7 @@ from community.i18n import valid_timezone
 from community.mail import InvalidRecipient, queue_templated_email
 from community.permissions import HubAction, hub_can
 from community.security import absolute_url
+from community.transaction import atomic
 
 EVENTS_PER_PAGE = 20
 DUPLICATE_AFTER = timedelta(days=7)
@@ -46,14 +48,9 @@ PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,32}\Z")
 VIEWS = ("upcoming", "drafts", "past", "cancelled")
 
 
-class EventManageError(Exception):
+class EventManageError(DomainError):
     """An organiser rule refused the request. ``message`` is translated;
     ``field`` names the form field it concerns, if any."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 class NonexistentLocalTime(EventManageError):
@@ -399,14 +396,7 @@ def ambiguity_notes(details: EventDetails) -> list[str]:
 # --- changes ----------------------------------------------------------------------
 
 
-def _lock(event: Event) -> None:
-    # Serialise with RSVPs to the event (events.services takes the same lock):
-    # a row lock on PostgreSQL; on SQLite the write takes the database's lock.
-    db.session.execute(
-        update(Event).where(Event.id == event.id).values(updated_at=Event.updated_at)
-        .execution_options(synchronize_session=False))
-
-
+@atomic
 def create_event(hub: Hub, actor, details: EventDetails) -> Event:
     """A new draft event of ``hub`` made from ``details``, with its audit entry.
     Raises NotAllowed, or EventManageError for details that cannot be saved."""
@@ -420,6 +410,7 @@ def create_event(hub: Hub, actor, details: EventDetails) -> Event:
     return event
 
 
+@atomic
 def update_event(event: Event, actor, details: EventDetails) -> list[str]:
     """Save ``details`` to ``event`` and return the names of the columns that
     changed (none: nothing is written). Capacity never drops below the places
@@ -434,7 +425,7 @@ def update_event(event: Event, actor, details: EventDetails) -> list[str]:
     if not changed:
         return []
     if "capacity" in changed and values["capacity"] is not None:
-        _lock(event)
+        lock_event(event)
         taken = seats_taken(event)
         if values["capacity"] < taken:
             raise EventManageError(
@@ -452,6 +443,7 @@ def update_event(event: Event, actor, details: EventDetails) -> list[str]:
     return changed
 
 
+@atomic
 def publish_event(event: Event, actor, now: datetime | None = None) -> None:
     """Make a draft visible to its audience from ``now``. Raises NotAllowed, or
     EventManageError for an event that is not a draft or is already over."""
@@ -473,6 +465,7 @@ def publish_event(event: Event, actor, now: datetime | None = None) -> None:
     db.session.flush()
 
 
+@atomic
 def cancel_event(event: Event, actor, message: str) -> int:
     """Cancel a published event with ``message`` for its page, and email every
     person who answered it (any answer) once, in their own language, with the
@@ -492,7 +485,7 @@ def cancel_event(event: Event, actor, message: str) -> int:
     if len(message) > shapes.CANCEL_MESSAGE_MAX or "\x00" in message:
         raise EventManageError(_("Use at most %(max)d characters.",
                                  max=shapes.CANCEL_MESSAGE_MAX), field="message")
-    _lock(event)
+    lock_event(event)
     event.status = EventStatus.CANCELLED
     event.cancel_message = message
     db.session.flush()
@@ -520,6 +513,7 @@ def cancel_event(event: Event, actor, message: str) -> int:
     return queued
 
 
+@atomic
 def duplicate_event(event: Event, actor) -> Event:
     """A new draft copying ``event`` one week later, at the same wall-clock
     times in its zone (so across a clock change too). Answers, status and
@@ -650,6 +644,7 @@ def _carry_over(before: EventDetails, after: EventDetails, other: EventDetails) 
     return result
 
 
+@atomic
 def update_following(event: Event, actor, details: EventDetails) -> tuple[list[str], SeriesResult]:
     """Save ``details`` to ``event`` (as update_event) and carry the same
     changes to each later occurrence of its series that is not cancelled,
@@ -670,6 +665,7 @@ def update_following(event: Event, actor, details: EventDetails) -> tuple[list[s
     return changed, SeriesResult(touched, skipped)
 
 
+@atomic
 def cancel_following(event: Event, actor, message: str) -> tuple[int, int]:
     """Cancel ``event`` and each later published occurrence of its series
     through cancel_event (so each one's answers are emailed and audited).

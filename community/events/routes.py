@@ -17,11 +17,10 @@ from flask_login import current_user
 
 from community import calendars
 from community.auth.decorators import login_required, verified_required
-from community.database import write_transaction
+from community.errors import show_on_form
 from community.events import services
 from community.events.forms import RsvpForm, WithdrawForm
 from community.events.models import RsvpStatus
-from community.extensions import db
 from community.i18n import all_timezones, localized, valid_timezone
 from community.permissions import decide_indexing
 
@@ -93,6 +92,11 @@ MODES = ("in_person", "online", "hybrid")
 @bp.get("/events/<public_id>")
 def detail(public_id: str):
     event, viewer = visible_event_or_404(public_id)
+    return _detail_page(event, viewer)
+
+
+def _detail_page(event, viewer, rsvp_form: RsvpForm | None = None, status: int = 200):
+    """The event page; ``rsvp_form`` carries what someone typed and why it was refused."""
     return render_template(
         "events/detail.html", event=event, viewer=viewer,
         location=services.location_for(event, viewer),
@@ -100,31 +104,30 @@ def detail(public_id: str):
         seats_left=services.seats_left(event),
         waitlist_position=services.waitlist_position(viewer.rsvp) if viewer.rsvp else None,
         webcal_url=calendars.webcal_url(event),
-        rsvp_form=RsvpForm(), withdraw_form=WithdrawForm(),
-    )
+        rsvp_form=rsvp_form or RsvpForm(formdata=None), withdraw_form=WithdrawForm(),
+    ), status
 
 
 @bp.post("/events/<public_id>/rsvp")
 @verified_required
 def rsvp(public_id: str):
-    event, _viewer = visible_event_or_404(public_id)
+    event, viewer = visible_event_or_404(public_id)
     form = RsvpForm()
     if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for error in errors:
-                flash(error, "error")
-        return redirect(url_for("events.detail", public_id=public_id))
+        if form.csrf_token.errors:
+            abort(400)
+        # Shown again with the guests and note as typed, each error beside its field.
+        return _detail_page(event, viewer, form, 400)
     guests, note = form.guests.data or 0, form.note.data or ""
     try:
-        with write_transaction(db.session):
-            answer = services.rsvp(event, current_user, guests=guests, note=note)
-            db.session.commit()
+        answer = services.rsvp(event, current_user, guests=guests, note=note)
     except services.AlreadyAnswered as error:
-        db.session.rollback()
         flash(error.message, "info")
         return redirect(url_for("events.detail", public_id=public_id))
     except services.EventError as error:
-        db.session.rollback()
+        if error.field:
+            show_on_form(form, error)
+            return _detail_page(event, viewer, form, 400)
         flash(error.message, "error")
         return redirect(url_for("events.detail", public_id=public_id))
     messages = {
@@ -144,11 +147,8 @@ def withdraw(public_id: str):
     if not WithdrawForm().validate_on_submit():
         abort(400)
     try:
-        with write_transaction(db.session):
-            services.withdraw(event, current_user)
-            db.session.commit()
+        services.withdraw(event, current_user)
     except services.EventError as error:
-        db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for("events.detail", public_id=public_id))
     flash(_("Your answer is withdrawn. Nothing of it is kept."), "success")

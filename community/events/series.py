@@ -17,6 +17,8 @@ from itertools import islice
 from dateutil import rrule
 from flask_babel import gettext as _
 
+from community.errors import DomainError
+
 NONE = "none"
 WEEKLY = "weekly"
 FORTNIGHTLY = "fortnightly"
@@ -27,14 +29,11 @@ MAX_OCCURRENCES = 52
 _WEEKDAYS = (rrule.MO, rrule.TU, rrule.WE, rrule.TH, rrule.FR, rrule.SA, rrule.SU)
 
 
-class RecurrenceError(Exception):
+
+
+class RecurrenceError(DomainError):
     """A repeat setting that cannot make a series. ``message`` is translated;
     ``field`` names the form field it concerns."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 @dataclass

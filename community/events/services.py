@@ -10,22 +10,21 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from community.auth.models import User
 from community.database import utcnow
+from community.errors import DomainError
 from community.events.models import Event, EventStatus, Rsvp, RsvpStatus, Tier
 from community.extensions import db
-from community.hubs.models import CountDisplay, Membership, MembershipStatus
+from community.hubs.models import CountDisplay, Invite, Membership, MembershipStatus
+from community.hubs.settings_services import claim_invite_use
 from community.permissions import HubAction, event_visible, hub_can, membership_of
+from community.transaction import atomic
 
 
-class EventError(Exception):
+class EventError(DomainError):
     """An RSVP rule refused the request; ``message`` is translated."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class AlreadyAnswered(EventError):
@@ -81,6 +80,19 @@ def accepting_invite(event: Event) -> Iterator[None]:
         _accepting_invite_to.reset(reset)
 
 
+@atomic
+def rsvp_by_invite(invite: Invite, event: Event, user: User) -> Rsvp:
+    """Answer "going" through a working invite link, counting one use of it.
+
+    Counted in one conditional UPDATE, so a link is never used past its limit;
+    nothing is used up when the answer is refused (AlreadyAnswered included).
+    Raises InviteUnavailable or EventError.
+    """
+    claim_invite_use(invite)
+    with accepting_invite(event):
+        return rsvp(event, user)
+
+
 def can_view(event: Event, viewer: Viewer) -> bool:
     """The rule is ``permissions.event_visible``; this adds the invite being accepted."""
     return event_visible(event, viewer, invited=_accepting_invite_to.get() == event.id)
@@ -130,15 +142,17 @@ def attendance_text(event: Event, viewer: Viewer) -> str | None:
     return _("%(num)s going", num=taken)
 
 
-def _lock(event: Event) -> None:
-    # Serialise RSVPs for one event: a row lock on PostgreSQL, and on SQLite a
-    # write that takes the database's write lock before seats are counted.
+def lock_event(event: Event) -> None:
+    """Serialise everything that counts an event's seats (RSVPs, withdrawals,
+    confirmations, capacity changes): a row lock on PostgreSQL; on SQLite the
+    request already holds the write lock (BEGIN IMMEDIATE) and this write keeps
+    it for CLI callers too. Services call it before counting; routes never do."""
     db.session.execute(
-        Event.__table__.update().where(Event.__table__.c.id == event.id)
-        .values(updated_at=Event.__table__.c.updated_at)
-    )
+        update(Event).where(Event.id == event.id).values(updated_at=Event.updated_at)
+        .execution_options(synchronize_session=False))
 
 
+@atomic
 def rsvp(event: Event, user: User, *, guests: int = 0, note: str = "",
          now: datetime | None = None) -> Rsvp:
     """Answer "going" for ``user``: confirmed, pending approval or waitlisted.
@@ -160,11 +174,12 @@ def rsvp(event: Event, user: User, *, guests: int = 0, note: str = "",
     if event.rsvp_closes_at and now >= event.rsvp_closes_at:
         raise EventError(_("RSVPs are closed."))
     if guests < 0 or guests > event.max_guests:
-        raise EventError(_("You can bring at most %(num)s guests.", num=event.max_guests))
+        raise EventError(_("You can bring at most %(num)s guests.", num=event.max_guests),
+                         field="guests")
     viewer = viewer_for(event, user)
     if not can_view(event, viewer):
         raise EventError(_("This event is not open to you."))
-    _lock(event)
+    lock_event(event)
     existing = db.session.scalar(
         select(Rsvp).where(Rsvp.event_id == event.id, Rsvp.user_id == user.id))
     if existing is not None and existing.status is not RsvpStatus.DECLINED:
@@ -225,10 +240,11 @@ def waitlist_position(answer: Rsvp) -> int | None:
     return ahead + 1
 
 
+@atomic
 def withdraw(event: Event, user: User) -> list[Rsvp]:
     """Delete the user's RSVP (nothing is kept of a change of mind) and fill the
     freed seats from the waiting list. Returns the promoted RSVPs."""
-    _lock(event)
+    lock_event(event)
     found = db.session.execute(
         delete(Rsvp).where(Rsvp.event_id == event.id, Rsvp.user_id == user.id)
     ).rowcount
@@ -247,7 +263,7 @@ def promote_waitlist(event: Event) -> list[Rsvp]:
     from community.mail import queue_templated_email
     from community.security import absolute_url
 
-    _lock(event)
+    lock_event(event)
     if event.status is not EventStatus.PUBLISHED or event.ends_at < utcnow():
         return []
     promoted = []

@@ -28,7 +28,6 @@ from community.admin.forms import (
     audit_query_args,
 )
 from community.auth.decorators import staff_gate, staff_required
-from community.extensions import db
 from community.hubs import organise_services
 from community.hubs.organise_forms import AuditFilterForm as HubAuditFilterForm
 from community.hubs.organise_forms import role_label
@@ -98,9 +97,7 @@ def _decide(scope, report_id: str, *, queue, back: str):
         admin_services.resolve_report(current_user, report, form.action.data,
                                       form.reason.data, may_disable=False)
     except admin_services.AdminError as error:
-        db.session.rollback()
         return queue(errors=[error.message], status=400)
-    db.session.commit()
     flash(_("The report is dealt with, and the person who made it has been told."), "success")
     return redirect(back)
 

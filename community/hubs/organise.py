@@ -13,7 +13,6 @@ from flask_login import current_user
 
 from community import audit
 from community.auth.decorators import staff_required
-from community.extensions import db
 from community.hubs import organise_services as services
 from community.hubs.models import Hub, MemberRole, Membership
 from community.hubs.organise_forms import (
@@ -90,9 +89,7 @@ def _member_action(slug: str, membership_id: str, change, done: str):
     try:
         change(current_user, membership)
     except services.OrganiseError as error:
-        db.session.rollback()
         return _members_page(hub, errors=[error.message], status=400)
-    db.session.commit()
     flash(done % {"name": name}, "success")
     return _back(hub)
 
@@ -130,9 +127,7 @@ def organise_notes(slug: str, membership_id: str):
     try:
         services.set_notes(current_user, membership, form.notes.data or "")
     except services.OrganiseError as error:
-        db.session.rollback()
         return _members_page(hub, errors=[error.message], status=400)
-    db.session.commit()
     flash(_("Your notes about %(name)s are saved.", name=membership.user.display_name),
           "success")
     return _back(hub)
@@ -149,10 +144,8 @@ def organise_role(slug: str, membership_id: str):
         try:
             services.set_role(current_user, membership, MemberRole(form.role.data))
         except services.OrganiseError as error:
-            db.session.rollback()
             form.role.errors = [*form.role.errors, error.message]
         else:
-            db.session.commit()
             flash(_("%(name)s's role is now: %(role)s.", name=membership.user.display_name,
                     role=role_label(membership.role)), "success")
             return _back(hub)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import aliased, joinedload
 from community import audit
 from community.admin.models import AuditEntry
 from community.auth.models import User
+from community.errors import DomainError
 from community.extensions import db
 from community.hubs.models import Hub, MemberRole, Membership, MembershipStatus
 from community.hubs.organise_forms import NOTES_MAX_LENGTH
@@ -28,6 +29,7 @@ from community.hubs.services import Page
 from community.mail import InvalidRecipient, queue_templated_email
 from community.permissions import HubAction, hub_can
 from community.security import absolute_url
+from community.transaction import atomic
 
 MEMBERS_PER_PAGE = 50
 AUDIT_PER_PAGE = 50
@@ -37,12 +39,8 @@ TARGET_TYPE = "membership"
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,32}\Z")
 
 
-class OrganiseError(Exception):
+class OrganiseError(DomainError):
     """An organiser rule refused the request; ``message`` is translated."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -166,6 +164,7 @@ def _email(membership: Membership, template: str, **context) -> None:
         pass
 
 
+@atomic
 def approve(actor: User, membership: Membership) -> None:
     """Let a pending member in and tell them, in their language, with a link to the hub.
 
@@ -182,6 +181,7 @@ def approve(actor: User, membership: Membership) -> None:
     db.session.flush()
 
 
+@atomic
 def decline(actor: User, membership: Membership) -> None:
     """Refuse a request to join: the request is deleted, answer and all, and
     the person gets a neutral notice. Raises OrganiseError when it was
@@ -195,6 +195,7 @@ def decline(actor: User, membership: Membership) -> None:
     db.session.flush()
 
 
+@atomic
 def remove(actor: User, membership: Membership) -> None:
     """Remove an active member from the hub; they cannot join again by themselves.
 
@@ -222,6 +223,7 @@ def remove(actor: User, membership: Membership) -> None:
     db.session.flush()
 
 
+@atomic
 def set_notes(actor: User, membership: Membership, notes: str) -> None:
     """Replace the private notes about an active member (at most 2000 characters),
     shown only on the organiser page. Raises OrganiseError."""
@@ -236,6 +238,7 @@ def set_notes(actor: User, membership: Membership, notes: str) -> None:
     db.session.flush()
 
 
+@atomic
 def set_role(actor: User, membership: Membership, role: MemberRole) -> None:
     """Make an active member a member, organiser or lead (leads, coordinators, admins only).
 

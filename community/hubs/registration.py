@@ -13,7 +13,8 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from community.auth.decorators import login_required, two_factor_required, verified_required
-from community.extensions import db, limiter
+from community.errors import show_on_form
+from community.extensions import limiter
 from community.hubs import registration_services as services
 from community.hubs.models import Chapter, Hub, HubVisibility, JoinPolicy
 from community.hubs.registration_forms import (
@@ -37,14 +38,6 @@ REGISTER_LIMIT = "30 per hour;100 per day"
 # The form fields passed to the service as text, and nothing else (R10).
 TEXT_FIELDS = ("name_en", "name_zh", "description_en", "description_zh", "city_en", "city_zh",
                "timezone", "join_question", "slug")
-
-
-def _field_error(form, error: services.RegistrationError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        flash(error.message, "error")
 
 
 def _chapter_or_none(code: str | None) -> Chapter | None:
@@ -77,9 +70,8 @@ def register():
                 **{name: getattr(form, name).data or "" for name in TEXT_FIELDS},
             )
         except services.RegistrationError as error:
-            _field_error(form, error)
+            show_on_form(form, error)
         else:
-            db.session.commit()
             flash(_("Thank you. A coordinator of the chapter will look at your hub soon."),
                   "success")
             return redirect(url_for("hubs.detail", slug=hub.slug))
@@ -145,7 +137,6 @@ def _approve(hub: Hub):
     except services.RegistrationError as error:
         flash(error.message, "error")
         return _back_to_queue(hub)
-    db.session.commit()
     flash(_("The hub is approved, and its proposer is now its lead."), "success")
     return _back_to_queue(hub)
 
@@ -166,9 +157,8 @@ def _decline(hub: Hub):
             if error.field is None:
                 flash(error.message, "error")
                 return _back_to_queue(hub)
-            _field_error(form, error)
+            show_on_form(form, error)
         else:
-            db.session.commit()
             flash(_("The hub is declined, and its proposer is told why."), "success")
             return _back_to_queue(hub)
     return _queue_page(hub.chapter, form, hub.slug)

@@ -17,8 +17,9 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import func, select
 
-from community.admin.models import AuditEntry
+from community import audit
 from community.auth.models import User
+from community.errors import DomainError
 from community.extensions import db
 from community.hubs.models import (
     Chapter,
@@ -34,6 +35,7 @@ from community.i18n import supported_locale, valid_timezone
 from community.mail import queue_templated_email
 from community.permissions import HubAction, hub_can
 from community.security import absolute_url
+from community.transaction import atomic
 
 SLUG_MIN_LENGTH = 3
 SLUG_MAX_LENGTH = 64
@@ -46,14 +48,9 @@ MAX_PENDING_PER_PROPOSER = 3
 DECLINE_REASON_MAX = 500
 
 
-class RegistrationError(Exception):
+class RegistrationError(DomainError):
     """A registration rule refused the request. ``message`` is translated;
     ``field`` names the form field it belongs beside, if any."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -223,13 +220,10 @@ def _email_locale(user: User) -> str:
 
 
 def _audit(actor: User, action: str, hub: Hub, subject: User | None, detail: str) -> None:
-    db.session.add(AuditEntry(
-        actor_id=actor.id, action=action, target_type="hub", target_id=hub.slug,
-        subject_user_id=subject.id if subject is not None else None,
-        hub_id=hub.id, chapter_id=hub.chapter_id, detail=detail[:500],
-    ))
+    audit.record(actor, action, "hub", hub.slug, hub=hub, subject_user=subject, detail=detail)
 
 
+@atomic
 def approve_registration(hub: Hub, actor: User) -> Membership | None:
     """Make a pending hub active and its proposer an active lead (creating or
     upgrading their membership), email the proposer and write the audit entry.
@@ -266,6 +260,7 @@ def approve_registration(hub: Hub, actor: User) -> Membership | None:
     return membership
 
 
+@atomic
 def decline_registration(hub: Hub, actor: User, reason: str) -> None:
     """Decline a pending hub with ``reason`` (1–500 characters), which is kept on
     the hub and emailed to the proposer; write the audit entry.

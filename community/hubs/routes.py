@@ -7,7 +7,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from community.auth.decorators import login_required, verified_required
-from community.extensions import db
 from community.hubs import services
 from community.hubs.forms import JoinForm, LeaveForm, ListingForm
 from community.hubs.models import MembershipStatus
@@ -90,7 +89,6 @@ def join(slug: str):
     except services.HubError as error:
         flash(error.message, "error")
         return redirect(url_for("hubs.detail", slug=slug))
-    db.session.commit()
     if membership.status is MembershipStatus.PENDING:
         flash(_("Thank you. The organisers will look at your request soon."), "success")
     else:
@@ -109,7 +107,6 @@ def leave(slug: str):
     except services.HubError as error:
         flash(error.message, "error")
         return redirect(url_for("hubs.detail", slug=slug))
-    db.session.commit()
     flash(_("You have left the hub."), "success")
     if hub_can(current_user, HubAction.VIEW, hub):
         return redirect(url_for("hubs.detail", slug=slug))
@@ -127,7 +124,6 @@ def members(slug: str):
         form.listed.data = membership.listed_to_members
     if form.validate_on_submit() and active:
         services.set_listing(membership, bool(form.listed.data))
-        db.session.commit()
         flash(_("Your choice is saved."), "success")
         return redirect(url_for("hubs.members", slug=slug))
     return render_template("hubs/members.html", hub=hub, membership=membership, form=form,

@@ -10,6 +10,7 @@ from sqlalchemy.orm import joinedload
 
 from community.auth.models import User
 from community.database import utcnow
+from community.errors import DomainError
 from community.events.models import Event
 from community.extensions import db
 from community.hubs.models import (
@@ -28,15 +29,12 @@ from community.permissions import (
     public_update_clause,
     update_audience_clause,
 )
+from community.transaction import atomic
 from community.updates.models import Update
 
 
-class HubError(Exception):
+class HubError(DomainError):
     """A hub rule refused the request; ``message`` is translated."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -152,6 +150,7 @@ def listed_members(hub: Hub) -> list[str]:
     ))
 
 
+@atomic
 def join(user: User, hub: Hub, answer: str = "", *, via_invite: bool = False) -> Membership:
     """Join ``hub``: at once when open (or by invite), pending when it asks for approval.
 
@@ -179,6 +178,7 @@ def join(user: User, hub: Hub, answer: str = "", *, via_invite: bool = False) ->
     return membership
 
 
+@atomic
 def leave(user: User, hub: Hub) -> None:
     """Leave a hub (or withdraw a request). The last lead must hand over first."""
     membership = db.session.scalar(

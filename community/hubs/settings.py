@@ -15,6 +15,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from community.auth.decorators import login_required, two_factor_required, verified_required
+from community.errors import show_on_form
 from community.extensions import db
 from community.hubs import services as hub_services
 from community.hubs import settings_services as services
@@ -91,15 +92,6 @@ def organiser_page(action: HubAction):
     return decorate
 
 
-def show_error(form, error: services.SettingsError) -> None:
-    """A service's refusal beside the field it concerns, or as a message."""
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        flash(error.message, "error")
-
-
 def invite_unavailable():
     """One page, one status for unknown, expired, revoked and used-up links, so
     it never tells whether a token existed."""
@@ -132,9 +124,8 @@ def settings_page(hub: Hub, membership):
             abort(404)
         except services.SettingsError as error:
             # Refused before anything changed: the form shows why, input intact.
-            show_error(form, error)
+            show_on_form(form, error)
         else:
-            db.session.commit()
             if changed:
                 flash(_("The hub's settings are saved."), "success")
             else:
@@ -159,7 +150,6 @@ def high_risk(hub: Hub, membership):
         changed = services.set_high_risk(hub, current_user, on)
     except services.NotAllowed:
         abort(404)
-    db.session.commit()
     if on:
         flash(_("The high-risk preset is on. Every protection below is now on."), "success")
     elif changed:
@@ -197,9 +187,8 @@ def create_invite(hub: Hub, membership):
             abort(404)
         except services.SettingsError as error:
             # Refused before anything changed: the form shows why, input intact.
-            show_error(form, error)
+            show_on_form(form, error)
         else:
-            db.session.commit()
             # Shown in this response only, never stored or redirected with: the
             # database keeps just the hash, so the link cannot be shown again.
             return render_template("hubs/invite_created.html", hub=hub, invite=invite,
@@ -219,7 +208,6 @@ def revoke_invite(hub: Hub, membership, invite_id: str):
         services.revoke_invite(hub, invite, current_user)
     except services.NotAllowed:
         abort(404)
-    db.session.commit()
     flash(_("The invite link is revoked. It no longer works."), "success")
     return redirect(url_for("hubs.invites", slug=hub.slug))
 
@@ -247,17 +235,13 @@ def accept_invite(token: str):
     try:
         membership = services.accept_invite(current_user, token)
     except services.InviteUnavailable:
-        db.session.rollback()
         return invite_unavailable()
     except services.AlreadyMember as already:
-        db.session.rollback()
         flash(_("You are already a member of this hub."), "info")
         return redirect(url_for("hubs.detail", slug=already.hub.slug))
     except hub_services.HubError as error:
         # Nothing is kept of a failed join: not even the use of the invite.
-        db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for("hubs.invite", token=token))
-    db.session.commit()
     flash(_("Welcome! You are now a member of this hub."), "success")
     return redirect(url_for("hubs.detail", slug=membership.hub.slug))

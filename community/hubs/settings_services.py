@@ -15,9 +15,10 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import or_, select, update
 
-from community.admin.models import AuditEntry
+from community import audit
 from community.auth.models import User
 from community.database import utcnow
+from community.errors import DomainError
 from community.events.models import Audience, Event, EventStatus, Tier
 from community.extensions import db
 from community.hubs import services as hub_services
@@ -33,6 +34,7 @@ from community.hubs.models import (
 )
 from community.i18n import valid_timezone
 from community.permissions import HubAction, hidden_from_search_engines, hub_can
+from community.transaction import atomic
 
 EXPIRY_DAYS = range(1, 91)
 MAX_USES = range(1, 1001)
@@ -40,14 +42,9 @@ MAX_USES = range(1, 1001)
 TOKEN_MAX_LENGTH = 64
 
 
-class SettingsError(Exception):
+class SettingsError(DomainError):
     """A settings or invite rule refused the change; ``message`` is translated and
     ``field`` names the form field it belongs beside (None: the whole form)."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 class NotAllowed(SettingsError):
@@ -110,10 +107,7 @@ def _require(actor: User, action: HubAction, hub: Hub) -> None:
 
 def _audit(actor: User, action: str, hub: Hub, target_type: str, target_id: str,
            detail: str = "") -> None:
-    db.session.add(AuditEntry(
-        actor_id=actor.id, action=action, target_type=target_type, target_id=target_id,
-        hub_id=hub.id, chapter_id=hub.chapter_id, detail=detail[:500],
-    ))
+    audit.record(actor, action, target_type, target_id, hub=hub, detail=detail)
 
 
 def _shown(value: Any) -> str:
@@ -220,6 +214,7 @@ def update_settings(
     return changed
 
 
+@atomic
 def set_high_risk(hub: Hub, actor: User, on: bool) -> bool:
     """Turn the high-risk preset on or off; returns whether anything changed.
 
@@ -338,6 +333,7 @@ def invite_of_hub(hub: Hub, public_id: str, event: Event | None = None) -> Invit
         select(Invite).where(Invite.public_id == public_id, _target(hub, event)))
 
 
+@atomic
 def revoke_invite(hub: Hub, invite: Invite, actor: User, event: Event | None = None) -> bool:
     """Stop ``invite`` working; returns False when it was already revoked.
 
@@ -417,6 +413,7 @@ def claim_invite_use(invite: Invite) -> None:
     db.session.expire(invite, ["use_count"])
 
 
+@atomic
 def accept_invite(user: User, token: str) -> Membership:
     """Join the hub of the invite ``token`` as an active member, using it once.
 

@@ -66,10 +66,17 @@ def _error_texts(code: int) -> tuple[str, str]:
 
 
 def render_error(code: int, detail: str | None = None):
+    """The translated error page. It reads the database only for the header's
+    signed-in state; when the database itself failed, the plain page is shown."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     decide_indexing(public=False)
     title, message = _error_texts(code)
-    return render_template("errors/error.html", code=code, title=title, message=message,
-                           detail=detail), code
+    try:
+        return render_template("errors/error.html", code=code, title=title, message=message,
+                               detail=detail), code
+    except SQLAlchemyError:
+        return render_template("errors/bare.html", title=title, message=message), code
 
 
 def too_many_attempts(retry_after: int):
@@ -117,8 +124,5 @@ def unexpected_error(error: Exception):
     # Never a traceback, SQL or configuration in the page (R46).
     from flask import current_app
 
-    from community.extensions import db
-
-    db.session.rollback()
-    current_app.logger.exception("Unhandled error on %s", request.path)
+    current_app.logger.exception("Unhandled error in %s", request.endpoint)
     return render_error(500)

@@ -23,19 +23,11 @@ from community.auth.decorators import recent_auth_required
 from community.auth.forms import ActionForm
 from community.auth.throttle import Throttled
 from community.database import utcnow
-from community.extensions import db
+from community.errors import show_on_form
 from community.main.routes import too_many_attempts
 from community.members import forms, services
 
 bp = Blueprint("members", __name__)
-
-
-def _show_error(form, error: services.AccountError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        flash(error.message, "error")
 
 
 @bp.get("/dashboard")
@@ -69,9 +61,8 @@ def settings():
                 weekly_digest=form.weekly_digest.data,
             )
         except services.AccountError as error:
-            _show_error(form, error)
+            show_on_form(form, error)
         else:
-            db.session.commit()
             # Said in the language just chosen, which the next page will use.
             with force_locale(current_user.locale):
                 flash(_("Your settings are saved."), "success")
@@ -90,7 +81,6 @@ def export():
         abort(400)
     data = services.export_user_data(current_user)
     services.record_export(current_user)
-    db.session.commit()
     filename = f"harbour-export-{utcnow().date().isoformat()}.json"
     # Downloaded, never emailed (R42).
     return Response(
@@ -110,9 +100,8 @@ def delete_account():
         except Throttled as error:
             return too_many_attempts(error.retry_after)
         except services.AccountError as error:
-            _show_error(form, error)
+            show_on_form(form, error)
         else:
-            db.session.commit()
             session.clear()
             flash(_("Your account is deleted. Thank you for having been part of Harbour."),
                   "success")

@@ -12,11 +12,13 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 
+from community import audit
 from community.admin.models import AuditEntry, Report
 from community.auth import throttle
 from community.auth.models import RecoveryCode, User, UserSession
 from community.auth.passwords import verify_password
 from community.database import utcnow
+from community.errors import DomainError
 from community.events.models import Event, EventStatus, Rsvp, RsvpStatus
 from community.events.services import promote_waitlist
 from community.extensions import db
@@ -31,6 +33,7 @@ from community.hubs.models import (
 from community.i18n import supported_locale, valid_timezone
 from community.mail import OutboxEmail
 from community.permissions import event_audience_clause
+from community.transaction import atomic
 from community.updates.models import Comment, Update, UpdateStatus
 
 
@@ -103,15 +106,11 @@ def latest_from_my_hubs(user: User, limit: int = 10) -> list[HubNews]:
 
 # --- settings --------------------------------------------------------------------
 
-class AccountError(Exception):
+class AccountError(DomainError):
     """A rule refused the request; ``message`` is translated and safe to show."""
 
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
-
+@atomic
 def update_settings(
     user: User,
     *,
@@ -318,9 +317,7 @@ def export_user_data(user: User) -> dict:
 
 def record_export(user: User) -> None:
     """Write the audit entry for a data export (R45)."""
-    db.session.add(AuditEntry(actor_id=user.id, subject_user_id=user.id,
-                              action="account.export", target_type="user",
-                              target_id=user.public_id))
+    audit.record(user, "account.export", "user", user.public_id, subject_user=user)
     db.session.flush()
 
 
@@ -373,7 +370,6 @@ def delete_account(user: User, password: str) -> list[Rsvp]:
         or_(OutboxEmail.user_id == user.id,
             func.lower(OutboxEmail.to_address) == user.email.lower())))
     db.session.execute(delete(User).where(User.id == user.id))
-    db.session.add(AuditEntry(actor_pseudonym=pseudonym, action="account.delete",
-                              target_type="user", target_id=pseudonym))
+    audit.record(None, "account.delete", "user", pseudonym, actor_pseudonym=pseudonym)
     db.session.flush()
     return promoted

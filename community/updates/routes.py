@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from community.auth.decorators import login_required, two_factor_required
-from community.extensions import db
+from community.errors import show_on_form
 from community.hubs.models import Chapter, Hub
 from community.permissions import HubAction, decide_indexing, hub_or_404
 from community.updates import services
@@ -38,14 +38,6 @@ def _staff(view):
     """Two-factor on (R20), checked after the 404 so it reveals nothing."""
     g.noindex = True
     return two_factor_required(view)()
-
-
-def _show_error(form, error: services.UpdateError, errors: list[str]) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        errors.append(error.message)
 
 
 def _status() -> int:
@@ -79,10 +71,8 @@ def _create(form: NewUpdateForm, *, hub: Hub | None = None, chapter: Chapter | N
             update = services.create_update(current_user, form.content(), hub=hub,
                                             chapter=chapter, publish=bool(form.publish.data))
         except services.UpdateError as error:
-            db.session.rollback()
-            _show_error(form, error, errors)
+            show_on_form(form, error, errors)
         else:
-            db.session.commit()
             flash(_("The update is published.") if form.publish.data
                   else _("The update is saved as a draft."), "success")
             return redirect(_update_url(update))
@@ -129,10 +119,8 @@ def edit(public_id: str):
             try:
                 services.edit_update(current_user, update, form.content())
             except services.UpdateError as error:
-                db.session.rollback()
-                _show_error(form, error, errors)
+                show_on_form(form, error, errors)
             else:
-                db.session.commit()
                 flash(_("Your changes are saved."), "success")
                 return redirect(url_for("updates.edit", public_id=update.public_id))
         return _render_form(form, hub=update.hub, chapter=update.chapter, update=update,
@@ -152,10 +140,8 @@ def publish(public_id: str):
         try:
             services.publish_update(current_user, update)
         except services.UpdateError as error:
-            db.session.rollback()
             flash(error.message, "error")
             return redirect(url_for("updates.edit", public_id=update.public_id))
-        db.session.commit()
         flash(_("The update is published."), "success")
         return redirect(_update_url(update))
 
@@ -205,15 +191,13 @@ def comment(public_id: str):
     try:
         services.add_comment(current_user, update, form.body.data or "")
     except services.UpdateError as error:
-        db.session.rollback()
         if services.comments_open(update):
-            _show_error(form, error, errors)
+            show_on_form(form, error, errors)
         else:
             # No comment form on the page: the refusal is shown above where it would be.
             form.body.errors = []
             errors.append(error.message)
         return _detail_page(update, comment_form=form, errors=errors, status=400)
-    db.session.commit()
     flash(_("Your comment is posted."), "success")
     return redirect(_update_url(update) + "#comments")
 
@@ -238,10 +222,8 @@ def edit_comment(public_id: str):
         try:
             services.edit_comment(current_user, comment, form.body.data or "")
         except services.UpdateError as error:
-            db.session.rollback()
-            _show_error(form, error, errors)
+            show_on_form(form, error, errors)
         else:
-            db.session.commit()
             flash(_("Your comment is saved."), "success")
             return redirect(_update_url(comment.update) + "#comments")
     return render_template("updates/comment_edit.html", comment=comment, form=form,
@@ -258,7 +240,6 @@ def delete_comment(public_id: str):
         abort(400)
     update = comment.update
     services.delete_comment(current_user, comment)
-    db.session.commit()
     flash(_("Your comment is deleted."), "success")
     return redirect(_update_url(update) + "#comments")
 
@@ -277,10 +258,8 @@ def hide_comment(public_id: str):
             try:
                 services.hide_comment(current_user, comment, form.reason.data or "")
             except services.UpdateError as error:
-                db.session.rollback()
-                _show_error(form, error, errors)
+                show_on_form(form, error, errors)
             else:
-                db.session.commit()
                 flash(_("The comment is hidden."), "success")
                 return redirect(_update_url(comment.update) + "#comments")
         return render_template("updates/comment_hide.html", comment=comment, form=form,
@@ -296,10 +275,8 @@ def _report(target, back: str):
         try:
             services.report(current_user, target, form.reason.data or "")
         except services.UpdateError as error:
-            db.session.rollback()
-            _show_error(form, error, errors)
+            show_on_form(form, error, errors)
         else:
-            db.session.commit()
             flash(_("Thank you. The moderators will look at your report."), "success")
             return redirect(back)
     return render_template("updates/report.html", target=target,

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from community import audit, notifications
 from community.admin.models import Report, ReportTarget
 from community.database import utcnow
+from community.errors import DomainError
 from community.extensions import db
 from community.hubs.models import Chapter, Hub
 from community.permissions import (
@@ -24,6 +25,7 @@ from community.permissions import (
     may_manage_update,
     update_visible,
 )
+from community.transaction import atomic
 from community.updates.models import (
     Comment,
     Update,
@@ -35,14 +37,9 @@ from community.updates.models import (
 PUBLIC_ID_MAX = 32
 
 
-class UpdateError(Exception):
+class UpdateError(DomainError):
     """An update or comment rule refused the request; ``message`` is translated,
     ``field`` names the form field it concerns, if any."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -152,6 +149,7 @@ def _apply(update: Update, content: UpdateContent) -> None:
     update.allow_comments = content.allow_comments and content.audience is UpdateAudience.MEMBERS
 
 
+@atomic
 def create_update(user, content: UpdateContent, *, hub: Hub | None = None,
                   chapter: Chapter | None = None, publish: bool = False) -> Update:
     """A new update by ``user`` for exactly one hub or chapter, as a draft or published.
@@ -174,6 +172,7 @@ def create_update(user, content: UpdateContent, *, hub: Hub | None = None,
     return update
 
 
+@atomic
 def edit_update(user, update: Update, content: UpdateContent) -> UpdateRevision:
     """Change an update, keeping what it said before in a revision with who and when.
     Raises UpdateError."""
@@ -190,6 +189,7 @@ def edit_update(user, update: Update, content: UpdateContent) -> UpdateRevision:
     return revision
 
 
+@atomic
 def publish_update(user, update: Update) -> None:
     """Publish a draft. Raises UpdateError if it is published already."""
     if not may_manage(user, update):
@@ -205,6 +205,7 @@ def publish_update(user, update: Update) -> None:
 
 # --- comments ----------------------------------------------------------------------
 
+@atomic
 def add_comment(user, update: Update, body: str) -> Comment:
     """A member's plain-text comment. Raises UpdateError where comments are not open."""
     if update.audience is UpdateAudience.PUBLIC:
@@ -224,6 +225,7 @@ def _own(user, comment: Comment) -> None:
         raise UpdateError(_("You can only change your own comments."))
 
 
+@atomic
 def edit_comment(user, comment: Comment, body: str) -> None:
     """Change one's own comment while comments are open and it is not hidden.
     Raises UpdateError."""
@@ -244,6 +246,7 @@ def delete_comment(user, comment: Comment) -> None:
     db.session.flush()
 
 
+@atomic
 def hide_comment(user, comment: Comment, reason: str) -> None:
     """Organisers hide a comment with a reason its author is shown. Raises UpdateError."""
     if not may_manage(user, comment.update):
@@ -260,6 +263,7 @@ def hide_comment(user, comment: Comment, reason: str) -> None:
 
 # --- reports -----------------------------------------------------------------------
 
+@atomic
 def report(user, target: Update | Comment, reason: str) -> Report:
     """A member's report of an update or comment, for the moderators of its hub or
     chapter. Raises UpdateError if ``user`` is not signed in."""

@@ -186,12 +186,19 @@ def test_rsvp_approval_makes_answers_pending(app, people):
 
 
 @pytest.mark.parametrize("guests", ["-1", "3", "abc", "99999999999999"])
-def test_bad_guest_numbers_are_refused_with_a_message(app, people, guests):
+def test_bad_guest_numbers_are_refused_beside_the_field_keeping_what_was_typed(
+        app, people, guests):
     hub, roles = people
     event = make_event(hub, max_guests=2)
     client = client_for(app, roles["member"])
-    response = answer(client, event, guests=guests)
-    assert response.status_code == 302
+    page = client.get(f"/events/{event.public_id}")
+    response = client.post(f"/events/{event.public_id}/rsvp", data={
+        "csrf_token": csrf_token(page), "guests": guests, "note": "Step-free entrance, please"})
+    assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    assert 'id="guests-error"' in body and 'aria-invalid="true"' in body
+    assert f'value="{guests}"' in body
+    assert "Step-free entrance, please</textarea>" in body
     assert status_of(roles["member"], event) is None
 
 
