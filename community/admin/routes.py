@@ -33,8 +33,7 @@ from community.auth.decorators import recent_auth_required, two_factor_required
 from community.extensions import db, login_manager
 from community.hubs.organise_forms import role_label
 from community.hubs.routes import int_arg
-from community.i18n import localized
-from community.members.forms import timezone_names
+from community.i18n import localized, timezone_names
 from community.permissions import is_admin
 
 bp = Blueprint("admin", __name__)

@@ -22,7 +22,7 @@ from community.events import services
 from community.events.forms import RsvpForm, WithdrawForm
 from community.events.models import RsvpStatus
 from community.extensions import db
-from community.i18n import all_timezones, localized, valid_timezone
+from community.i18n import localized, timezone_names, valid_timezone
 
 bp = Blueprint("events", __name__)
 
@@ -86,7 +86,7 @@ def listing():
     return render_template("events/list.html", page=page, filters=filters, chapters=chapters,
                            languages=LANGUAGE_FILTERS, modes=MODES,
                            query_args={k: v for k, v in filters.items() if v},
-                           timezones=sorted(all_timezones()))
+                           timezones=timezone_names())
 
 
 LANGUAGE_FILTERS = ("yue", "en", "cmn")

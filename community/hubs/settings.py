@@ -26,7 +26,7 @@ from community.hubs.settings_forms import (
     InviteActionForm,
     InviteForm,
 )
-from community.members.forms import timezone_names
+from community.i18n import timezone_names
 from community.permissions import HubAction, hub_or_404, membership_of
 from community.security import absolute_url
 
