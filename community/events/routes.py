@@ -55,10 +55,18 @@ def _date_arg(name: str):
         return None
 
 
-@bp.get("/events")
-def listing():
+def _day_after(day):
+    """The start of the next day, the end of a ``to`` date; None (no end) after 9999-12-31."""
     from datetime import timedelta
 
+    try:
+        return day + timedelta(days=1) if day else None
+    except OverflowError:
+        return None
+
+
+@bp.get("/events")
+def listing():
     from community.hubs import services as hub_services
     from community.hubs.routes import int_arg
 
@@ -80,7 +88,7 @@ def listing():
     }
     page = services.public_listing(
         query=filters["q"], chapter_code=chapter, hub_slug=filters["hub"],
-        date_from=date_from, date_to=date_to + timedelta(days=1) if date_to else None,
+        date_from=date_from, date_to=_day_after(date_to),
         language=filters["language"], mode=filters["mode"], page=int_arg("page"),
     )
     return render_template("events/list.html", page=page, filters=filters, chapters=chapters,
