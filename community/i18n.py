@@ -7,7 +7,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_time
+from babel.dates import format_date, format_datetime, format_time
+from babel.dates import get_timezone as get_babel_timezone
 from flask import current_app, request
 from flask_babel import get_locale
 from flask_login import current_user
@@ -72,24 +73,57 @@ def select_timezone() -> str | None:
 
 
 def valid_timezone(name: str | None) -> str | None:
-    """``name`` if it is an IANA zone this system knows, else None."""
-    if not name or name not in all_timezones():
-        return None
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return name
+    """``name`` if it is an IANA zone we can both compute with and format, else None."""
+    return name if isinstance(name, str) and name in all_timezones() else None
 
 
 _TIMEZONES: frozenset[str] | None = None
 
 
 def all_timezones() -> frozenset[str]:
+    """The zones every layer accepts: ``zoneinfo`` computes with them and Babel (which
+    Flask-Babel's ``format_datetime`` uses for the viewer's zone) formats them.
+
+    ``zoneinfo.available_timezones()`` also lists names such as ``Factory`` and
+    ``localtime`` that Babel cannot look up, so a page rendered in one would fail.
+    This is the one list every form, query parameter and suggestion list uses.
+    """
     global _TIMEZONES
     if _TIMEZONES is None:
-        _TIMEZONES = frozenset(available_timezones())
+        _TIMEZONES = frozenset(name for name in available_timezones() if _formattable(name))
     return _TIMEZONES
+
+
+def _formattable(name: str) -> bool:
+    try:
+        zone = ZoneInfo(name)
+        babel_zone = get_babel_timezone(name)
+        moment = datetime(2000, 1, 1, tzinfo=zone)
+        format_datetime(moment, "full", tzinfo=babel_zone, locale="en")
+    except (ZoneInfoNotFoundError, LookupError, ValueError, KeyError):
+        return False
+    return True
+
+
+def timezone_names() -> list[str]:
+    """Every zone of ``all_timezones``, sorted, for the time zone suggestions."""
+    return sorted(all_timezones())
+
+
+_CASEFOLDED_ZONES: dict[str, str] | None = None
+
+
+def canonical_timezone(typed: str | None) -> str | None:
+    """The IANA name ``typed`` means, forgiving case and spaces for underscores
+    ("asia/hong kong" is Asia/Hong_Kong); None when it names no zone we can use."""
+    global _CASEFOLDED_ZONES
+    if not isinstance(typed, str):
+        return None
+    if _CASEFOLDED_ZONES is None:
+        _CASEFOLDED_ZONES = {name.casefold(): name for name in all_timezones()}
+    if valid_timezone(typed):
+        return typed
+    return _CASEFOLDED_ZONES.get(typed.replace(" ", "_").casefold())
 
 
 def current_locale() -> str:

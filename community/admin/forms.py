@@ -13,7 +13,7 @@ from wtforms.validators import AnyOf, DataRequired, Length, ValidationError
 
 from community.auth.forms import strip
 from community.hubs.models import HubStatus
-from community.i18n import all_timezones
+from community.i18n import valid_timezone
 
 REASON_MAX_LENGTH = 500
 
@@ -123,7 +123,7 @@ def _a_chapter_code(_form, field) -> None:
 
 
 def _a_time_zone(_form, field) -> None:
-    if field.data not in all_timezones():
+    if valid_timezone(field.data) is None:
         raise ValidationError(_l("Choose a time zone from the list, such as Europe/London."))
 
 

@@ -24,7 +24,7 @@ from wtforms.validators import InputRequired, NumberRange, Optional, ValidationE
 from community.auth.forms import strip
 from community.events import series
 from community.events.models import Audience, EventMode, Tier
-from community.members.forms import canonical_timezone
+from community.i18n import canonical_timezone
 from community.validators import (
     ChoiceField,
     WholeNumberField,

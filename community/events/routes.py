@@ -21,7 +21,7 @@ from community.errors import show_on_form
 from community.events import services
 from community.events.forms import RsvpForm, WithdrawForm
 from community.events.models import RsvpStatus
-from community.i18n import all_timezones, localized, valid_timezone
+from community.i18n import localized, timezone_names, valid_timezone
 from community.permissions import decide_indexing
 
 bp = Blueprint("events", __name__)
@@ -50,10 +50,18 @@ def _date_arg(name: str):
         return None
 
 
-@bp.get("/events")
-def listing():
+def _day_after(day):
+    """The start of the next day, the end of a ``to`` date; None (no end) after 9999-12-31."""
     from datetime import timedelta
 
+    try:
+        return day + timedelta(days=1) if day else None
+    except OverflowError:
+        return None
+
+
+@bp.get("/events")
+def listing():
     from community.hubs import services as hub_services
     from community.hubs.routes import int_arg
 
@@ -75,14 +83,14 @@ def listing():
     }
     page = services.public_listing(
         query=filters["q"], chapter_code=chapter, hub_slug=filters["hub"],
-        date_from=date_from, date_to=date_to + timedelta(days=1) if date_to else None,
+        date_from=date_from, date_to=_day_after(date_to),
         language=filters["language"], mode=filters["mode"], page=int_arg("page"),
     )
     decide_indexing()
     return render_template("events/list.html", page=page, filters=filters, chapters=chapters,
                            languages=LANGUAGE_FILTERS, modes=MODES,
                            query_args={k: v for k, v in filters.items() if v},
-                           timezones=sorted(all_timezones()))
+                           timezones=timezone_names())
 
 
 LANGUAGE_FILTERS = ("yue", "en", "cmn")

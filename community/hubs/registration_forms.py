@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 from community.auth.forms import strip
 from community.hubs.registration_services import DECLINE_REASON_MAX, is_valid_slug
 from community.hubs.settings_forms import join_policy_choices, visibility_choices
-from community.members.forms import canonical_timezone
+from community.i18n import canonical_timezone
 from community.validators import no_control_characters, one_line
 
 TOO_LONG = _l("Use at most %(max)d characters.")

@@ -21,7 +21,7 @@ from wtforms.validators import (
 
 from community.auth.forms import strip
 from community.hubs.models import CountDisplay, HubVisibility, JoinPolicy
-from community.members.forms import canonical_timezone
+from community.i18n import canonical_timezone
 from community.validators import ChoiceField, WholeNumberField, at_most, one_line
 from community.validators import no_control_characters as no_nul
 

@@ -10,28 +10,10 @@ from wtforms.validators import DataRequired, InputRequired, Length, ValidationEr
 
 from community.auth.forms import language_choices, strip
 from community.auth.passwords import MAX_LENGTH
-from community.i18n import all_timezones, valid_timezone
+from community.i18n import canonical_timezone
 from community.validators import display_name_characters
 
 DISPLAY_NAME_MAX = 64
-def timezone_names() -> list[str]:
-    """Every IANA zone this system knows, sorted, for the time zone suggestions."""
-    return sorted(all_timezones())
-
-
-_CASEFOLDED_ZONES: dict[str, str] | None = None
-
-
-def canonical_timezone(typed: str) -> str | None:
-    """The IANA name ``typed`` means, forgiving case and spaces for underscores
-    ("asia/hong kong" is Asia/Hong_Kong); None when it names no zone."""
-    global _CASEFOLDED_ZONES
-    if _CASEFOLDED_ZONES is None:
-        _CASEFOLDED_ZONES = {name.casefold(): name for name in all_timezones()}
-    if valid_timezone(typed):
-        return typed
-    guess = _CASEFOLDED_ZONES.get(typed.replace(" ", "_").casefold())
-    return valid_timezone(guess)
 
 
 class SettingsForm(FlaskForm):

@@ -143,6 +143,18 @@ def test_unknown_time_zone_is_refused_and_the_typed_text_kept(client, member):
     assert (user.display_name, user.timezone) == ("Old Name", "UTC")
 
 
+@pytest.mark.parametrize("zone", ["Factory", "localtime", "factory"])
+def test_a_zone_the_formatter_cannot_use_is_refused_and_pages_still_answer(client, member,
+                                                                           zone):
+    """zoneinfo lists Factory and localtime, but Babel cannot format times in them."""
+    response = post_settings(client, timezone=zone)
+    assert response.status_code == 200
+    assert "We do not know that time zone." in response.get_data(as_text=True)
+    assert reload(member).timezone == "UTC"
+    for url in ("/", "/events", "/dashboard", URL):
+        assert client.get(url, query_string={"tz": zone}).status_code == 200
+
+
 @pytest.mark.parametrize(("changes", "message"), [
     ({"display_name": "x" * 65}, "Use at most 64 characters."),
     ({"display_name": ""}, "Choose a display name."),

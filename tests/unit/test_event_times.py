@@ -157,3 +157,14 @@ def test_every_existing_wall_clock_time_round_trips(wall, zone):
         return
     assert instant.tzinfo is UTC
     assert utc_to_local(instant, zone) == wall
+
+
+def test_time_zones_are_the_ones_babel_can_format_too():
+    """zoneinfo lists Factory and localtime; Babel (and so Flask-Babel) cannot use them."""
+    from community.i18n import all_timezones, canonical_timezone, valid_timezone
+
+    assert {"Factory", "localtime"}.isdisjoint(all_timezones())
+    assert valid_timezone("Factory") is None and canonical_timezone("factory") is None
+    assert valid_timezone("Europe/London") == "Europe/London"
+    assert canonical_timezone("asia/hong kong") == "Asia/Hong_Kong"
+    assert len(all_timezones()) > 400
