@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
@@ -98,7 +98,10 @@ def _seed(path: Path, people: int, *, capacity: int, going: bool) -> tuple[str, 
     app = create_app(base_config(f"sqlite:///{path}"))
     with app.app_context():
         upgrade()
-        event = make_event(make_hub(slug="live-hub"), capacity=capacity)
+        # Far ahead of both the test's clock and the server's, which differ
+        # under `make test-anytime` (the server runs on the real clock).
+        event = make_event(make_hub(slug="live-hub"), capacity=capacity,
+                           starts_at=datetime(2099, 6, 1, 18, 0, tzinfo=UTC))
         emails = [f"live{n}@live.example" for n in range(people)]
         for email in emails:
             user = make_user(email, password=PASSWORD)
@@ -129,7 +132,10 @@ def _serve(path: Path) -> tuple[subprocess.Popen, int, Path]:
         "FLASK_ARGON2_MEMORY_COST": "8",
         "FLASK_ARGON2_PARALLELISM": "1",
     }
-    env.pop("TEST_DATABASE_URL", None)
+    # gunicorn's own sleeps fail under libfaketime (`make test-anytime`): the
+    # server keeps the real clock.
+    for name in ("TEST_DATABASE_URL", "LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC"):
+        env.pop(name, None)
     gunicorn = Path(sys.executable).with_name("gunicorn")
     log = path.with_name(f"gunicorn-{port}.log")
     server = subprocess.Popen(  # noqa: S603 (our own gunicorn, fixed arguments)
@@ -147,13 +153,15 @@ def _serve(path: Path) -> tuple[subprocess.Popen, int, Path]:
             pass
         assert server.poll() is None, log.read_text()
         assert time.monotonic() < deadline, "gunicorn did not start"
-        time.sleep(0.2)
+        # Not time.sleep: under `make test-anytime` libfaketime's clock_nanosleep
+        # fails with EINVAL; a condition wait is unaffected.
+        threading.Event().wait(0.2)
 
 
 def _stop(server: subprocess.Popen, log: Path) -> None:
     if server.poll() is None:
         server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        server.wait()  # no timeout: its polling sleep fails under libfaketime
     # Shown with a failing test: what the server said (errors only).
     print(log.read_text())
 
@@ -220,8 +228,6 @@ def test_fifty_idle_members_withdrawing_at_once_all_succeed(harbour):
 
 
 def _minus(value, delta):
-    from datetime import datetime
-
     parsed = datetime.fromisoformat(str(value))
     return (parsed - delta).isoformat(sep=" ")
 
@@ -261,7 +267,7 @@ def test_nothing_acknowledged_is_lost_when_the_server_is_killed(tmp_path):
                    for triple in zip(people, tokens, emails, strict=True)]
         assert enough.wait(timeout=60), "no answers were acknowledged"
         os.killpg(server.pid, signal.SIGKILL)
-        server.wait(timeout=30)
+        server.wait()  # no timeout: its polling sleep fails under libfaketime
         for future in futures:
             future.result()
 
