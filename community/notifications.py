@@ -23,7 +23,8 @@ from community.database import utcnow
 from community.events.models import Audience, Event, EventStatus
 from community.extensions import csrf, db
 from community.hubs.models import Hub, HubStatus, Membership, MembershipStatus
-from community.mail import InvalidRecipient, OutboxEmail, queue_templated_email
+from community.mail import InvalidRecipient, queue_templated_email
+from community.outbox_models import OutboxEmail
 from community.security import absolute_url
 from community.updates.models import Update, UpdateStatus
 

@@ -23,7 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 
 from community import audit
-from community.admin.models import AuditEntry, Report, ReportStatus, ReportTarget
+from community.admin.models import Report, ReportStatus, ReportTarget
+from community.audit_models import AuditEntry
 from community.auth.models import User
 from community.auth.sessions import end_other_sessions
 from community.database import utcnow

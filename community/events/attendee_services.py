@@ -27,7 +27,7 @@ from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import joinedload
 
 from community import audit
-from community.admin.models import AuditEntry
+from community.audit_models import AuditEntry
 from community.auth.models import User
 from community.database import utcnow
 from community.errors import DomainError

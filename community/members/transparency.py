@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from community import audit
-from community.admin.models import AuditEntry
+from community.audit_models import AuditEntry
 from community.auth.models import User
 from community.extensions import db
 from community.hubs.models import (
