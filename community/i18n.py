@@ -92,6 +92,26 @@ def all_timezones() -> frozenset[str]:
     return _TIMEZONES
 
 
+def timezone_names() -> list[str]:
+    """Every IANA zone this system knows, sorted, for the time zone suggestions."""
+    return sorted(all_timezones())
+
+
+_CASEFOLDED_ZONES: dict[str, str] | None = None
+
+
+def canonical_timezone(typed: str) -> str | None:
+    """The IANA name ``typed`` means, forgiving case and spaces for underscores
+    ("asia/hong kong" is Asia/Hong_Kong); None when it names no zone."""
+    global _CASEFOLDED_ZONES
+    if _CASEFOLDED_ZONES is None:
+        _CASEFOLDED_ZONES = {name.casefold(): name for name in all_timezones()}
+    if valid_timezone(typed):
+        return typed
+    guess = _CASEFOLDED_ZONES.get(typed.replace(" ", "_").casefold())
+    return valid_timezone(guess)
+
+
 def current_locale() -> str:
     return str(get_locale() or "en")
 

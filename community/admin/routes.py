@@ -34,8 +34,7 @@ from community.errors import show_on_form
 from community.extensions import login_manager
 from community.hubs.organise_forms import role_label
 from community.hubs.routes import int_arg
-from community.i18n import localized
-from community.members.forms import timezone_names
+from community.i18n import localized, timezone_names
 from community.permissions import is_admin
 
 bp = Blueprint("admin", __name__)

@@ -33,7 +33,7 @@ from community.events.models import Audience, Event
 from community.events.routes import bp
 from community.hubs.models import Hub
 from community.hubs.routes import int_arg
-from community.members.forms import timezone_names
+from community.i18n import timezone_names
 from community.permissions import HubAction, hub_or_404
 
 __all__ = ["bp"]

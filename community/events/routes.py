@@ -21,7 +21,7 @@ from community.errors import show_on_form
 from community.events import services
 from community.events.forms import RsvpForm, WithdrawForm
 from community.events.models import RsvpStatus
-from community.i18n import all_timezones, localized, valid_timezone
+from community.i18n import localized, timezone_names, valid_timezone
 from community.permissions import decide_indexing
 
 bp = Blueprint("events", __name__)
@@ -82,7 +82,7 @@ def listing():
     return render_template("events/list.html", page=page, filters=filters, chapters=chapters,
                            languages=LANGUAGE_FILTERS, modes=MODES,
                            query_args={k: v for k, v in filters.items() if v},
-                           timezones=sorted(all_timezones()))
+                           timezones=timezone_names())
 
 
 LANGUAGE_FILTERS = ("yue", "en", "cmn")

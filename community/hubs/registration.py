@@ -28,7 +28,7 @@ from community.hubs.registration_forms import (
 )
 from community.hubs.routes import bp
 from community.hubs.services import chapter_by_code, chapters
-from community.i18n import all_timezones, localized
+from community.i18n import localized, timezone_names
 from community.permissions import HubAction, hub_or_404, is_chapter_staff
 
 __all__ = ["bp"]
@@ -76,7 +76,7 @@ def register():
                   "success")
             return redirect(url_for("hubs.detail", slug=hub.slug))
     return render_template("hubs/register.html", form=form,
-                           timezones=sorted(all_timezones()))
+                           timezones=timezone_names())
 
 
 def _queue_page(chapter: Chapter, failed: DeclineRegistrationForm | None = None,

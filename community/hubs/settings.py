@@ -27,7 +27,7 @@ from community.hubs.settings_forms import (
     InviteActionForm,
     InviteForm,
 )
-from community.members.forms import timezone_names
+from community.i18n import timezone_names
 from community.permissions import (
     HubAction,
     hidden_from_search_engines,

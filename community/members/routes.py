@@ -24,6 +24,7 @@ from community.auth.forms import ActionForm
 from community.auth.throttle import Throttled
 from community.database import utcnow
 from community.errors import show_on_form
+from community.i18n import timezone_names
 from community.main.routes import too_many_attempts
 from community.members import forms, services
 
@@ -68,7 +69,7 @@ def settings():
                 flash(_("Your settings are saved."), "success")
             return redirect(url_for("members.settings"))
     return render_template("members/settings.html", form=form,
-                           timezones=forms.timezone_names())
+                           timezones=timezone_names())
 
 
 @bp.route("/account/export", methods=["GET", "POST"])
