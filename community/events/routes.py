@@ -22,6 +22,7 @@ from community.events import services
 from community.events.forms import RsvpForm, WithdrawForm
 from community.events.models import RsvpStatus
 from community.i18n import localized, timezone_names, valid_timezone
+from community.pagination import int_arg
 from community.permissions import decide_indexing
 
 bp = Blueprint("events", __name__)
@@ -55,7 +56,6 @@ def listing():
     from datetime import timedelta
 
     from community.hubs import services as hub_services
-    from community.hubs.routes import int_arg
 
     chapters = hub_services.chapters()
     chapter = request.args.get("chapter", "")
