@@ -12,7 +12,7 @@ import unicodedata
 
 from flask_babel import lazy_gettext as _l
 
-from community.admin.models import AuditEntry
+from community.audit_models import AuditEntry
 from community.extensions import db
 
 __all__ = ["ACTION_LABELS", "describe", "escape_detail", "record"]

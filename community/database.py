@@ -4,6 +4,7 @@ naming convention, UTC timestamps and random public identifiers."""
 from __future__ import annotations
 
 import enum
+import re
 import secrets
 from datetime import UTC, datetime
 from typing import Annotated
@@ -29,6 +30,23 @@ def utcnow() -> datetime:
 def new_public_id() -> str:
     """A URL identifier with 128 random bits (R7): 22 URL-safe characters."""
     return secrets.token_urlsafe(16)
+
+
+# What new_public_id (and the other token_urlsafe ids) can produce, within the
+# columns' 32 characters.
+PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,32}\Z")
+
+
+def is_public_id(value) -> bool:
+    """Whether ``value`` could be a public id. Check before querying: anything
+    else cannot match a row, and must not reach the database (PostgreSQL
+    refuses a NUL in a parameter)."""
+    return isinstance(value, str) and PUBLIC_ID.match(value) is not None
+
+
+def escape_like(text: str) -> str:
+    """``text`` with LIKE's wildcards escaped, for ``.like(..., escape="\\")``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class UTCDateTime(TypeDecorator):

@@ -1,10 +1,11 @@
 """Imports every model module so the metadata (and Alembic) sees all tables."""
 
-from community.admin.models import AuditEntry, Report
+from community.admin.models import Report
+from community.audit_models import AuditEntry
 from community.auth.models import RecoveryCode, User, UserSession
 from community.events.models import Event, Rsvp
 from community.hubs.models import Chapter, ChapterRole, Hub, Invite, Membership
-from community.mail import OutboxEmail
+from community.outbox_models import OutboxEmail
 from community.updates.models import Comment, Update
 
 __all__ = [

@@ -19,11 +19,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from community.auth.models import User
-from community.database import utcnow
+from community.database import is_public_id, utcnow
 from community.events.models import Audience, Event, EventStatus
 from community.extensions import csrf, db
 from community.hubs.models import Hub, HubStatus, Membership, MembershipStatus
-from community.mail import InvalidRecipient, OutboxEmail, queue_templated_email
+from community.mail import InvalidRecipient, queue_templated_email
+from community.outbox_models import OutboxEmail
 from community.security import absolute_url
 from community.updates.models import Update, UpdateStatus
 
@@ -31,7 +32,6 @@ UNSUBSCRIBE_SALT = "harbour:unsubscribe"
 # The kinds of email a link can turn off, and the setting each one clears.
 KIND_SETTINGS = {"events": "notify_events", "updates": "notify_updates",
                  "digest": "weekly_digest"}
-PUBLIC_ID_MAX = 32
 # A digest never reaches further back than this, even after weeks without one.
 DIGEST_LOOKBACK = timedelta(days=28)
 DIGEST_FIRST_WINDOW = timedelta(days=7)
@@ -67,8 +67,7 @@ def _signed_claim(token: str) -> tuple[str, str] | None:
     if not isinstance(data, dict):
         return None
     public_id, kind = data.get("u"), data.get("k")
-    if (kind not in KIND_SETTINGS or not isinstance(public_id, str)
-            or not public_id or len(public_id) > PUBLIC_ID_MAX):
+    if kind not in KIND_SETTINGS or not is_public_id(public_id):
         return None
     return public_id, kind
 

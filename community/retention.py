@@ -16,13 +16,13 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import delete, func, or_, select, update
 
-from community.admin.models import AuditEntry
+from community.audit_models import AuditEntry
 from community.auth.models import RecoveryCode, User, UserSession
 from community.database import utcnow
 from community.events.models import Event, Rsvp
 from community.extensions import db
 from community.hubs.models import ChapterRole, MemberRole, Membership, MembershipStatus
-from community.mail import OutboxEmail
+from community.outbox_models import OutboxEmail
 
 BATCH = 500
 DEFAULT_RSVP_DAYS = 30

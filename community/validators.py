@@ -8,6 +8,8 @@ from flask_babel import lazy_gettext as _l
 from wtforms import IntegerField, SelectField
 from wtforms.validators import Length, ValidationError
 
+from community.i18n import canonical_timezone
+
 # Right-to-left overrides and isolates can make one name display as another.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -36,6 +38,23 @@ def no_control_characters(_form, field) -> None:
     value = field.data or ""
     if any(unicodedata.category(ch) == "Cc" and ch not in "\n\r\t" for ch in value):
         raise ValidationError(_l("Remove the invisible control characters from this text."))
+
+
+def known_timezone(_form, field) -> None:
+    """An IANA zone, forgiving case and spaces for underscores ("asia/hong kong");
+    the field then holds the zone's own name."""
+    zone = canonical_timezone(field.data or "")
+    if zone is None:
+        # The typed text stays in the field so it can be corrected.
+        raise ValidationError(_l("We do not know that time zone. Choose one from the "
+                                 "list, such as Europe/London or Asia/Hong_Kong."))
+    field.data = zone
+
+
+def known_timezone_or_empty(form, field) -> None:
+    """``known_timezone``, but an empty zone is allowed (a default is used)."""
+    if field.data:
+        known_timezone(form, field)
 
 
 def one_line_breaks(value):

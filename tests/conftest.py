@@ -150,7 +150,7 @@ def outbox(to: str | None = None) -> list:
     """Emails waiting in the outbox, oldest first."""
     from sqlalchemy import select
 
-    from community.mail import OutboxEmail
+    from community.outbox_models import OutboxEmail
 
     stmt = select(OutboxEmail).order_by(OutboxEmail.id)
     if to is not None:

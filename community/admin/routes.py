@@ -33,8 +33,9 @@ from community.auth.decorators import recent_auth_required, two_factor_required
 from community.errors import show_on_form
 from community.extensions import login_manager
 from community.hubs.organise_forms import role_label
-from community.hubs.routes import int_arg
+from community.hubs.services import chapter_by_code
 from community.i18n import localized, timezone_names
+from community.pagination import int_arg
 from community.permissions import is_admin
 
 bp = Blueprint("admin", __name__)
@@ -228,7 +229,7 @@ CHAPTER = "/chapters/<code>"
 
 
 def _chapter_or_404(code: str):
-    chapter = services.chapter_by_code(code)
+    chapter = chapter_by_code(code)
     if chapter is None:
         abort(404)
     return chapter

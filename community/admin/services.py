@@ -23,10 +23,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 
 from community import audit
-from community.admin.models import AuditEntry, Report, ReportStatus, ReportTarget
+from community.admin.models import Report, ReportStatus, ReportTarget
+from community.audit_models import AuditEntry
 from community.auth.models import User
 from community.auth.sessions import end_other_sessions
-from community.database import utcnow
+from community.database import escape_like, is_public_id, utcnow
 from community.errors import DomainError
 from community.events.models import Event, EventStatus, Rsvp
 from community.extensions import db
@@ -40,8 +41,8 @@ from community.hubs.models import (
     Membership,
     MembershipStatus,
 )
-from community.hubs.services import Page, escape_like
 from community.mail import InvalidRecipient, queue_templated_email
+from community.pagination import Page, count_of, paginate
 from community.security import csv_cell
 from community.transaction import atomic
 from community.updates.models import Comment, Update, UpdateStatus
@@ -50,8 +51,6 @@ USERS_PER_PAGE = 50
 AUDIT_PER_PAGE = 50
 REPORTS_PER_PAGE = 50
 CSV_LIMIT = 100_000
-# Public ids are token_urlsafe(16); nothing else may reach the database.
-PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,32}\Z")
 
 
 def describe(action: str) -> str:
@@ -183,7 +182,7 @@ def rsvp_chart_svg(data: list[tuple[date, int]]) -> bytes:
 # --- people ------------------------------------------------------------------
 
 def user_by_public_id(public_id: str) -> User | None:
-    if not isinstance(public_id, str) or not PUBLIC_ID.match(public_id):
+    if not is_public_id(public_id):
         return None
     return db.session.scalar(select(User).where(User.public_id == public_id))
 
@@ -196,13 +195,10 @@ def search_users(query: str = "", page: int = 1, per_page: int = USERS_PER_PAGE)
         pattern = f"%{escape_like(query.lower())}%"
         where.append(func.lower(User.display_name).like(pattern, escape="\\")
                      | func.lower(User.email).like(pattern, escape="\\"))
-    total = db.session.scalar(select(func.count()).select_from(User).where(*where)) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    users = list(db.session.scalars(
-        select(User).where(*where).order_by(func.lower(User.display_name), User.id)
-        .offset((page - 1) * per_page).limit(per_page)))
-    return Page(users, page, pages, total)
+    return paginate(
+        select(User).where(*where).order_by(func.lower(User.display_name), User.id),
+        count=select(func.count()).select_from(User).where(*where),
+        page=page, per_page=per_page)
 
 
 def memberships_of(user: User) -> list[Membership]:
@@ -350,13 +346,9 @@ def _audit_query(actor_name: str = "", action: str = "", since: date | None = No
 def audit_log(*, page: int = 1, per_page: int = AUDIT_PER_PAGE, **filters) -> Page:
     """Every audit entry matching the filters (and ``scope``, if given), newest first."""
     stmt = _audit_query(**filters)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    rows = db.session.execute(
-        stmt.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
-        .offset((page - 1) * per_page).limit(per_page))
-    return Page([AuditRow(*row) for row in rows], page, pages, total)
+    return paginate(stmt.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()),
+                    count=count_of(stmt), page=page, per_page=per_page,
+                    rows=True).map(lambda row: AuditRow(*row))
 
 
 def audit_csv(**filters) -> str:
@@ -422,26 +414,26 @@ def open_reports(page: int = 1, per_page: int = REPORTS_PER_PAGE,
     """Open reports (within ``scope``, if given), oldest first, with the
     reporter's name (moderators only)."""
     where = [Report.status == ReportStatus.OPEN, *_scoped(scope, Report)]
-    total = db.session.scalar(select(func.count()).select_from(Report).where(*where)) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
     reporter = aliased(User)
-    rows = db.session.execute(
+    page = paginate(
         select(Report, reporter.display_name)
         .outerjoin(reporter, Report.reporter_id == reporter.id)
-        .where(*where).order_by(Report.created_at, Report.id)
-        .offset((page - 1) * per_page).limit(per_page)).all()
-    targets = _targets(report for report, _name in rows)
-    items = []
-    for report, name in rows:
+        .where(*where).order_by(Report.created_at, Report.id),
+        count=select(func.count()).select_from(Report).where(*where),
+        page=page, per_page=per_page, rows=True)
+    targets = _targets(report for report, _name in page.items)
+
+    def row(found) -> ReportRow:
+        report, name = found
         target = targets.get((report.target_type, report.target_public_id))
-        items.append(ReportRow(report, name, target, author_of(report, target)))
-    return Page(items, page, pages, total)
+        return ReportRow(report, name, target, author_of(report, target))
+
+    return page.map(row)
 
 
 def open_report(public_id: str, scope: Scope | None = None) -> Report | None:
     """The open report with this id, if it is within ``scope`` (when given)."""
-    if not isinstance(public_id, str) or not PUBLIC_ID.match(public_id):
+    if not is_public_id(public_id):
         return None
     return db.session.scalar(select(Report).where(Report.public_id == public_id,
                                                   Report.status == ReportStatus.OPEN,
@@ -512,7 +504,6 @@ def resolve_report(actor: User, report: Report, action: str, reason: str, *,
 
 # --- chapters ----------------------------------------------------------------
 
-CHAPTER_CODE = re.compile(r"[a-z0-9-]{2,16}\Z")
 HUBS_PER_PAGE = 50
 SEARCH_LIMIT = 20
 
@@ -527,12 +518,6 @@ class FieldError(AdminError):
 
 def chapters() -> list[Chapter]:
     return list(db.session.scalars(select(Chapter).order_by(Chapter.code)))
-
-
-def chapter_by_code(code: str) -> Chapter | None:
-    if not isinstance(code, str) or not CHAPTER_CODE.match(code):
-        return None
-    return db.session.scalar(select(Chapter).where(Chapter.code == code))
 
 
 def coordinators(chapter: Chapter) -> list[User]:
@@ -664,12 +649,9 @@ def list_hubs(*, chapter_code: str = "", status: str = "", page: int = 1,
     if status:
         where.append(Hub.status == HubStatus(status))
     base = select(Hub).join(Chapter, Hub.chapter_id == Chapter.id).where(*where)
-    total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    hubs = list(db.session.scalars(
-        base.options(joinedload(Hub.chapter)).order_by(Chapter.code, Hub.slug)
-        .offset((page - 1) * per_page).limit(per_page)))
+    page = paginate(base.options(joinedload(Hub.chapter)).order_by(Chapter.code, Hub.slug),
+                    count=count_of(base), page=page, per_page=per_page)
+    hubs = page.items
     leads: dict[int, list[str]] = {}
     if hubs:
         for hub_id, name in db.session.execute(
@@ -680,7 +662,7 @@ def list_hubs(*, chapter_code: str = "", status: str = "", page: int = 1,
                        Membership.role == MemberRole.LEAD)
                 .order_by(func.lower(User.display_name))):
             leads.setdefault(hub_id, []).append(name)
-    return Page([HubRow(hub, leads.get(hub.id, [])) for hub in hubs], page, pages, total)
+    return page.map(lambda hub: HubRow(hub, leads.get(hub.id, [])))
 
 
 @atomic
@@ -714,7 +696,7 @@ def change_lead(actor: User, hub: Hub, public_id: str) -> Membership:
     if hub.status not in (HubStatus.ACTIVE, HubStatus.ARCHIVED):
         raise AdminError(_("Only an active or archived hub has a lead to change."))
     membership = None
-    if isinstance(public_id, str) and PUBLIC_ID.match(public_id):
+    if is_public_id(public_id):
         membership = db.session.scalar(
             select(Membership).options(joinedload(Membership.user))
             .where(Membership.public_id == public_id, Membership.hub_id == hub.id,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -27,9 +26,9 @@ from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import joinedload
 
 from community import audit
-from community.admin.models import AuditEntry
+from community.audit_models import AuditEntry
 from community.auth.models import User
-from community.database import utcnow
+from community.database import is_public_id, utcnow
 from community.errors import DomainError
 from community.events.models import Event, EventStatus, Rsvp, RsvpStatus
 from community.events.services import lock_event, promote_waitlist, seats_left, seats_taken
@@ -55,9 +54,6 @@ MESSAGE_GROUPS = {
     "declined": (RsvpStatus.DECLINED,),
 }
 LIST_ORDER = (RsvpStatus.GOING, RsvpStatus.WAITLISTED, RsvpStatus.PENDING, RsvpStatus.DECLINED)
-# Event and RSVP public ids are token_urlsafe(16); anything else cannot be one
-# and must not reach the database (PostgreSQL refuses a NUL in a parameter).
-PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,32}\Z")
 # Spreadsheets run a cell that starts with one of these as a formula.
 # A member can see who looked at their RSVP (DESIGN §2 rule 8). Reloading the
 # list after each approval would write one entry per attendee per reload, so
@@ -110,7 +106,7 @@ def managed_event(public_id: str, user) -> Event | None:
 
 def event_by_id(public_id: str) -> Event | None:
     """The event with this public id, or None for anything that cannot be one."""
-    if not isinstance(public_id, str) or not PUBLIC_ID.match(public_id):
+    if not is_public_id(public_id):
         return None
     return db.session.scalar(select(Event).where(Event.public_id == public_id))
 
@@ -118,7 +114,7 @@ def event_by_id(public_id: str) -> Event | None:
 def rsvp_in(event: Event, public_id: str) -> Rsvp | None:
     """The answer with this id to ``event``; None for another event's (R9)
     and for anonymised rows, which belong to nobody."""
-    if not isinstance(public_id, str) or not PUBLIC_ID.match(public_id):
+    if not is_public_id(public_id):
         return None
     return db.session.scalar(
         select(Rsvp).options(joinedload(Rsvp.user))
@@ -412,7 +408,7 @@ def read_ticket(code: str, secret_key: str | None = None) -> str:
         payload = _serializer(secret_key).loads(code)
     except (BadData, UnicodeError, ValueError) as error:
         raise TicketError(_("This is not a valid ticket.")) from error
-    if not isinstance(payload, str) or not PUBLIC_ID.match(payload):
+    if not is_public_id(payload):
         raise TicketError(_("This is not a valid ticket."))
     return payload
 

@@ -24,11 +24,11 @@ from wtforms.validators import InputRequired, NumberRange, Optional, ValidationE
 from community.auth.forms import strip
 from community.events import series
 from community.events.models import Audience, EventMode, Tier
-from community.i18n import canonical_timezone
 from community.validators import (
     ChoiceField,
     WholeNumberField,
     at_most,
+    known_timezone,
     no_control_characters,
     one_line,
     one_line_breaks,
@@ -187,7 +187,7 @@ class EventForm(FlaskForm):
     timezone = StringField(
         _l("Time zone"), filters=[strip],
         validators=[InputRequired(_l("Enter a time zone, such as Europe/London.")),
-                    at_most(64)],
+                    at_most(64), known_timezone],
         render_kw={"list": "timezone-options", "autocomplete": "off", "spellcheck": "false"},
     )
     start_date = date_field(_l("Start date"),
@@ -250,14 +250,6 @@ class EventForm(FlaskForm):
         _l("Other languages (optional)"), filters=[strip],
         validators=[at_most(LANGUAGES_MAX)],
         render_kw={"autocomplete": "off", "spellcheck": "false"})
-
-    def validate_timezone(self, field) -> None:
-        zone = canonical_timezone(field.data or "")
-        if zone is None:
-            # The typed text stays in the field so it can be corrected.
-            raise ValidationError(_l("We do not know that time zone. Choose one from the "
-                                     "list, such as Europe/London or Asia/Hong_Kong."))
-        field.data = zone
 
     def validate_other_languages(self, field) -> None:
         tags = split_language_tags(field.data or "")

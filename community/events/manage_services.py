@@ -12,7 +12,6 @@ translated message for the form; NotAllowed means the route answers 404.
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -23,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from community import audit, notifications
-from community.database import utcnow
+from community.database import is_public_id, utcnow
 from community.errors import DomainError
 from community.events import manage_forms as shapes
 from community.events import series
@@ -31,9 +30,9 @@ from community.events.models import Audience, Event, EventMode, EventStatus, Rsv
 from community.events.services import lock_event, promote_waitlist, seats_taken
 from community.extensions import db
 from community.hubs.models import Hub
-from community.hubs.services import Page
 from community.i18n import valid_timezone
 from community.mail import InvalidRecipient, queue_templated_email
+from community.pagination import Page, paginate
 from community.permissions import HubAction, hub_can
 from community.security import absolute_url
 from community.transaction import atomic
@@ -41,9 +40,6 @@ from community.transaction import atomic
 EVENTS_PER_PAGE = 20
 DUPLICATE_AFTER = timedelta(days=7)
 TARGET_TYPE = "event"
-# Event.public_id is token_urlsafe(16); anything else cannot be one, and must
-# not reach the database (PostgreSQL refuses a NUL in a parameter).
-PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,32}\Z")
 # The organiser's list, one tab each.
 VIEWS = ("upcoming", "drafts", "past", "cancelled")
 
@@ -131,7 +127,7 @@ def _require_organiser(actor, hub: Hub) -> None:
 def event_for_organiser(public_id: str, user) -> Event | None:
     """The event with this id if ``user`` may manage its hub; None otherwise,
     so another hub's event looks exactly like a missing one (R8, R9)."""
-    if not isinstance(public_id, str) or not PUBLIC_ID.match(public_id):
+    if not is_public_id(public_id):
         return None
     event = db.session.scalar(
         select(Event).options(joinedload(Event.hub)).where(Event.public_id == public_id))
@@ -171,15 +167,11 @@ def organiser_events(hub: Hub, view: str = "upcoming", page: int = 1,
     now = now or utcnow()
     view = view if view in VIEWS else "upcoming"
     where = _view_clause(hub, view, now)
-    total = db.session.scalar(select(func.count()).select_from(Event).where(*where)) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
     order = ((Event.starts_at, Event.id) if view in ("upcoming", "drafts")
              else (Event.starts_at.desc(), Event.id.desc()))
-    items = list(db.session.scalars(
-        select(Event).where(*where).order_by(*order)
-        .offset((page - 1) * per_page).limit(per_page)))
-    return Page(items, page, pages, total)
+    return paginate(select(Event).where(*where).order_by(*order),
+                    count=select(func.count()).select_from(Event).where(*where),
+                    page=page, per_page=per_page)
 
 
 # --- what an organiser enters -----------------------------------------------------

@@ -22,6 +22,7 @@ from community.events import services
 from community.events.forms import RsvpForm, WithdrawForm
 from community.events.models import RsvpStatus
 from community.i18n import localized, timezone_names, valid_timezone
+from community.pagination import int_arg
 from community.permissions import decide_indexing
 
 bp = Blueprint("events", __name__)
@@ -63,7 +64,6 @@ def _day_after(day):
 @bp.get("/events")
 def listing():
     from community.hubs import services as hub_services
-    from community.hubs.routes import int_arg
 
     chapters = hub_services.chapters()
     chapter = request.args.get("chapter", "")

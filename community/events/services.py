@@ -13,12 +13,13 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 
 from community.auth.models import User
-from community.database import utcnow
+from community.database import escape_like, utcnow
 from community.errors import DomainError
 from community.events.models import Event, EventStatus, Rsvp, RsvpStatus, Tier
 from community.extensions import db
 from community.hubs.models import CountDisplay, Invite, Membership, MembershipStatus
 from community.hubs.settings_services import claim_invite_use
+from community.pagination import count_of, paginate
 from community.permissions import HubAction, event_visible, hub_can, membership_of
 from community.transaction import atomic
 
@@ -337,7 +338,6 @@ def public_listing(*, query: str = "", chapter_code: str = "", hub_slug: str = "
 
     from community.events.models import EventMode
     from community.hubs.models import Chapter, Hub
-    from community.hubs.services import Page, escape_like
     from community.permissions import public_event_clause
 
     stmt = (
@@ -360,12 +360,6 @@ def public_listing(*, query: str = "", chapter_code: str = "", hub_slug: str = "
         pattern = f"%{escape_like(query.casefold())}%"
         stmt = stmt.where(or_(func.lower(Event.title_en).like(pattern, escape="\\"),
                               func.lower(Event.title_zh).like(pattern, escape="\\")))
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    items = list(db.session.scalars(
-        stmt.options(contains_eager(Event.hub).contains_eager(Hub.chapter))
-        .order_by(Event.starts_at, Event.id)
-        .offset((page - 1) * per_page).limit(per_page)
-    ))
-    return Page(items, page, pages, total)
+    return paginate(stmt.options(contains_eager(Event.hub).contains_eager(Hub.chapter))
+                    .order_by(Event.starts_at, Event.id),
+                    count=count_of(stmt), page=page, per_page=per_page)

@@ -31,7 +31,9 @@ from community.auth.decorators import staff_gate, staff_required
 from community.hubs import organise_services
 from community.hubs.organise_forms import AuditFilterForm as HubAuditFilterForm
 from community.hubs.organise_forms import role_label
-from community.hubs.routes import bp, int_arg
+from community.hubs.routes import bp
+from community.hubs.services import chapter_by_code
+from community.pagination import int_arg
 from community.permissions import HubAction, hub_or_404, hub_staff, is_chapter_staff
 
 __all__ = ["bp"]
@@ -58,7 +60,7 @@ def chapter_staff(view):
     @wraps(view)
     @login_required
     def wrapped(code: str, **kwargs):
-        chapter = admin_services.chapter_by_code(code)
+        chapter = chapter_by_code(code)
         if chapter is None or not is_chapter_staff(current_user, chapter):
             abort(404)
         return staff_gate() or view(chapter, **kwargs)

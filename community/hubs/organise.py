@@ -22,7 +22,8 @@ from community.hubs.organise_forms import (
     RoleForm,
     role_label,
 )
-from community.hubs.routes import bp, int_arg
+from community.hubs.routes import bp
+from community.pagination import int_arg
 from community.permissions import HubAction, hub_can, hub_or_404, hub_staff
 
 __all__ = ["bp"]

@@ -10,7 +10,6 @@ translated message for the page.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from flask import current_app
@@ -19,14 +18,15 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased, joinedload
 
 from community import audit
-from community.admin.models import AuditEntry
+from community.audit_models import AuditEntry
 from community.auth.models import User
+from community.database import is_public_id
 from community.errors import DomainError
 from community.extensions import db
 from community.hubs.models import Hub, MemberRole, Membership, MembershipStatus
 from community.hubs.organise_forms import NOTES_MAX_LENGTH
-from community.hubs.services import Page
 from community.mail import InvalidRecipient, queue_templated_email
+from community.pagination import Page, paginate
 from community.permissions import HubAction, hub_can
 from community.security import absolute_url
 from community.transaction import atomic
@@ -34,9 +34,6 @@ from community.transaction import atomic
 MEMBERS_PER_PAGE = 50
 AUDIT_PER_PAGE = 50
 TARGET_TYPE = "membership"
-# Membership.public_id is token_urlsafe(16); anything else cannot be one, and
-# must not reach the database (PostgreSQL refuses a NUL in a parameter).
-PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,32}\Z")
 
 
 class OrganiseError(DomainError):
@@ -55,7 +52,7 @@ class AuditRow:
 def membership_in(hub: Hub, public_id: str) -> Membership | None:
     """The pending or active membership of ``hub`` with this id; None for
     anything else, including another hub's (R9) and removed members."""
-    if not isinstance(public_id, str) or not PUBLIC_ID.match(public_id):
+    if not is_public_id(public_id):
         return None
     return db.session.scalar(
         select(Membership).options(joinedload(Membership.user))
@@ -76,17 +73,13 @@ def pending_requests(hub: Hub) -> list[Membership]:
 def active_members(hub: Hub, page: int = 1, per_page: int = MEMBERS_PER_PAGE) -> Page:
     """Active members, leads first, then organisers, then by display name."""
     where = (Membership.hub_id == hub.id, Membership.status == MembershipStatus.ACTIVE)
-    total = db.session.scalar(select(func.count()).select_from(Membership).where(*where)) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
     rank = case((Membership.role == MemberRole.LEAD, 0),
                 (Membership.role == MemberRole.ORGANISER, 1), else_=2)
-    items = list(db.session.scalars(
+    return paginate(
         select(Membership).join(Membership.user).options(joinedload(Membership.user))
-        .where(*where).order_by(rank, User.display_name, Membership.id)
-        .offset((page - 1) * per_page).limit(per_page)
-    ))
-    return Page(items, page, pages, total)
+        .where(*where).order_by(rank, User.display_name, Membership.id),
+        count=select(func.count()).select_from(Membership).where(*where),
+        page=page, per_page=per_page)
 
 
 def audit_actions(hub: Hub) -> list[str]:
@@ -105,17 +98,13 @@ def audit_log(hub: Hub, *, action: str = "", page: int = 1,
     where = [AuditEntry.hub_id == hub.id]
     if action:
         where.append(AuditEntry.action == action)
-    total = db.session.scalar(select(func.count()).select_from(AuditEntry).where(*where)) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    rows = db.session.execute(
+    return paginate(
         select(AuditEntry, actor.display_name, subject.display_name)
         .outerjoin(actor, AuditEntry.actor_id == actor.id)
         .outerjoin(subject, AuditEntry.subject_user_id == subject.id)
-        .where(*where).order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
-        .offset((page - 1) * per_page).limit(per_page)
-    )
-    return Page([AuditRow(*row) for row in rows], page, pages, total)
+        .where(*where).order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()),
+        count=select(func.count()).select_from(AuditEntry).where(*where),
+        page=page, per_page=per_page, rows=True).map(lambda row: AuditRow(*row))
 
 
 # --- changing --------------------------------------------------------------

@@ -40,13 +40,6 @@ TEXT_FIELDS = ("name_en", "name_zh", "description_en", "description_zh", "city_e
                "timezone", "join_question", "slug")
 
 
-def _chapter_or_none(code: str | None) -> Chapter | None:
-    # A code too long or holding NUL is no chapter, and PostgreSQL refuses NUL.
-    if not code or len(code) > 16 or "\x00" in code:
-        return None
-    return chapter_by_code(code)
-
-
 @bp.route("/hubs/register", methods=["GET", "POST"])
 @verified_required
 @limiter.limit(REGISTER_LIMIT, methods=["POST"])
@@ -57,7 +50,7 @@ def register():
         SelectChoice(chapter.code, name.text, render_kw={"lang": name.lang})
         for chapter in all_chapters for name in [localized(chapter, "name")]]
     if request.method == "GET":
-        chosen = _chapter_or_none(request.args.get("chapter"))
+        chosen = chapter_by_code(request.args.get("chapter"))
         if chosen is not None:
             form.chapter.data = chosen.code
             form.timezone.data = chosen.default_timezone
@@ -99,7 +92,7 @@ def _queue_page(chapter: Chapter, failed: DeclineRegistrationForm | None = None,
 @bp.get("/chapters/<code>/registrations")
 @login_required
 def registrations(code: str):
-    chapter = _chapter_or_none(code)
+    chapter = chapter_by_code(code)
     if chapter is None or not is_chapter_staff(current_user, chapter):
         abort(404)
     return _staff_queue(chapter)

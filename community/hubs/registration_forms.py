@@ -14,8 +14,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 from community.auth.forms import strip
 from community.hubs.registration_services import DECLINE_REASON_MAX, is_valid_slug
 from community.hubs.settings_forms import join_policy_choices, visibility_choices
-from community.i18n import canonical_timezone
-from community.validators import no_control_characters, one_line
+from community.validators import known_timezone_or_empty, no_control_characters, one_line
 
 TOO_LONG = _l("Use at most %(max)d characters.")
 DESCRIPTION_MAX = 10_000
@@ -36,17 +35,6 @@ def lower(value):
 
 
 
-def known_timezone(_form, field) -> None:
-    """An empty zone is allowed (the chapter's is used); anything else must name an
-    IANA zone, forgiving case and spaces ("asia/hong kong")."""
-    if not field.data:
-        return
-    zone = canonical_timezone(field.data)
-    if zone is None:
-        # The typed text stays in the field so it can be corrected.
-        raise ValidationError(_l("We do not know that time zone. Choose one from the "
-                                 "list, such as Europe/London or Asia/Hong_Kong."))
-    field.data = zone
 
 
 def known_choice(_form, field) -> None:
@@ -89,7 +77,7 @@ class RegisterHubForm(FlaskForm):
     # A text field with suggestions (<datalist>) rather than a 600-option select:
     # searchable by typing, and it needs no JavaScript (DESIGN §2 rule 5).
     timezone = StringField(
-        _l("Time zone"), filters=[strip], validators=[known_timezone],
+        _l("Time zone"), filters=[strip], validators=[known_timezone_or_empty],
         render_kw={"list": "timezone-options", "autocomplete": "off", "spellcheck": "false"},
     )
     slug = StringField(

@@ -10,6 +10,7 @@ from community.auth.decorators import login_required, verified_required
 from community.hubs import services
 from community.hubs.forms import JoinForm, LeaveForm, ListingForm
 from community.hubs.models import MembershipStatus
+from community.pagination import int_arg
 from community.permissions import (
     HubAction,
     decide_indexing,
@@ -19,15 +20,6 @@ from community.permissions import (
 )
 
 bp = Blueprint("hubs", __name__)
-
-
-def int_arg(name: str, default: int = 1) -> int:
-    """A positive integer query parameter; anything else falls back to ``default``."""
-    try:
-        value = int(request.args.get(name, default))
-    except (TypeError, ValueError):
-        return default
-    return value if 0 < value < 1_000_000 else default
 
 
 @bp.get("/hubs")

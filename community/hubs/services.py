@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from community.auth.models import User
-from community.database import utcnow
+from community.database import escape_like, utcnow
 from community.errors import DomainError
 from community.events.models import Event
 from community.extensions import db
@@ -22,6 +20,7 @@ from community.hubs.models import (
     Membership,
     MembershipStatus,
 )
+from community.pagination import Page, count_of, paginate
 from community.permissions import (
     event_audience_clause,
     listed_hub_clause,
@@ -37,26 +36,6 @@ class HubError(DomainError):
     """A hub rule refused the request; ``message`` is translated."""
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list
-    number: int
-    pages: int
-    total: int
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
-
-
-def escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def directory(query: str = "", chapter_code: str = "", page: int = 1,
               per_page: int = 20) -> Page:
     """Listed, active hubs matching a search over names and cities in both languages."""
@@ -70,22 +49,19 @@ def directory(query: str = "", chapter_code: str = "", page: int = 1,
         )))
     if chapter_code:
         stmt = stmt.where(Chapter.code == chapter_code)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    items = list(db.session.scalars(
-        stmt.options(joinedload(Hub.chapter))
-        .order_by(Chapter.name_en, Hub.name_en)
-        .offset((page - 1) * per_page).limit(per_page)
-    ))
-    return Page(items, page, pages, total)
+    return paginate(stmt.options(joinedload(Hub.chapter)).order_by(Chapter.name_en, Hub.name_en),
+                    count=count_of(stmt), page=page, per_page=per_page)
 
 
 def chapters() -> list[Chapter]:
     return list(db.session.scalars(select(Chapter).order_by(Chapter.name_en)))
 
 
-def chapter_by_code(code: str) -> Chapter | None:
+def chapter_by_code(code: str | None) -> Chapter | None:
+    """The chapter with this code; None for anything that cannot be one (a code
+    is at most 16 characters, and PostgreSQL refuses a NUL in a parameter)."""
+    if not isinstance(code, str) or not code or len(code) > 16 or "\x00" in code:
+        return None
     return db.session.scalar(select(Chapter).where(Chapter.code == code))
 
 

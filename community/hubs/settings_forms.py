@@ -21,8 +21,7 @@ from wtforms.validators import (
 
 from community.auth.forms import strip
 from community.hubs.models import CountDisplay, HubVisibility, JoinPolicy
-from community.i18n import canonical_timezone
-from community.validators import ChoiceField, WholeNumberField, at_most, one_line
+from community.validators import ChoiceField, WholeNumberField, at_most, known_timezone, one_line
 from community.validators import no_control_characters as no_nul
 
 NAME_MAX = 100
@@ -84,7 +83,7 @@ class HubSettingsForm(FlaskForm):
     timezone = StringField(
         _l("Time zone"), filters=[strip],
         validators=[DataRequired(_l("Enter a time zone, such as Europe/London.")),
-                    at_most(64)],
+                    at_most(64), known_timezone],
         render_kw={"list": "timezone-options", "autocomplete": "off", "spellcheck": "false"},
     )
     visibility = ChoiceField(_l("Who can find the hub"), choices=visibility_choices)
@@ -97,14 +96,6 @@ class HubSettingsForm(FlaskForm):
     keep_checkin_records = BooleanField(_l("Keep a record of who checked in at events"))
     noindex = BooleanField(_l("Ask search engines not to index the hub's pages"))
     allow_comments = BooleanField(_l("Members may comment on members-only updates"))
-
-    def validate_timezone(self, field) -> None:
-        zone = canonical_timezone(field.data or "")
-        if zone is None:
-            # The typed text stays in the field so it can be corrected.
-            raise ValidationError(_l("We do not know that time zone. Choose one from the "
-                                     "list, such as Europe/London or Asia/Hong_Kong."))
-        field.data = zone
 
 
 class HighRiskForm(FlaskForm):

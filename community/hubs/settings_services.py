@@ -17,7 +17,7 @@ from sqlalchemy import or_, select, update
 
 from community import audit
 from community.auth.models import User
-from community.database import utcnow
+from community.database import is_public_id, utcnow
 from community.errors import DomainError
 from community.events.models import Audience, Event, EventStatus, Tier
 from community.extensions import db
@@ -327,7 +327,7 @@ def active_invites(hub: Hub, event: Event | None = None) -> list[Invite]:
 def invite_of_hub(hub: Hub, public_id: str, event: Event | None = None) -> Invite | None:
     """The invite with this public id if it belongs to ``hub`` (or to its
     ``event``) (R9), else None."""
-    if len(public_id) > 32 or (event is not None and event.hub_id != hub.id):
+    if not is_public_id(public_id) or (event is not None and event.hub_id != hub.id):
         return None
     return db.session.scalar(
         select(Invite).where(Invite.public_id == public_id, _target(hub, event)))

@@ -10,12 +10,9 @@ from wtforms.validators import DataRequired, InputRequired, Length, ValidationEr
 
 from community.auth.forms import language_choices, strip
 from community.auth.passwords import MAX_LENGTH
-from community.i18n import canonical_timezone
-from community.validators import display_name_characters
+from community.validators import display_name_characters, known_timezone
 
 DISPLAY_NAME_MAX = 64
-
-
 class SettingsForm(FlaskForm):
     display_name = StringField(
         _l("Display name"),
@@ -33,7 +30,8 @@ class SettingsForm(FlaskForm):
     timezone = StringField(
         _l("Time zone"),
         filters=[strip],
-        validators=[DataRequired(_l("Enter a time zone, such as Europe/London."))],
+        validators=[DataRequired(_l("Enter a time zone, such as Europe/London.")),
+                    known_timezone],
         render_kw={"list": "timezone-options", "autocomplete": "off", "spellcheck": "false"},
     )
     notify_events = BooleanField(_l("New events in my hubs"))
@@ -45,14 +43,6 @@ class SettingsForm(FlaskForm):
     def validate_locale(self, field) -> None:
         if field.data not in [choice.value for choice in language_choices()]:
             raise ValidationError(_l("Choose one of the languages in the list."))
-
-    def validate_timezone(self, field) -> None:
-        zone = canonical_timezone(field.data or "")
-        if zone is None:
-            # The typed text stays in the field so it can be corrected.
-            raise ValidationError(_l("We do not know that time zone. Choose one from the "
-                                     "list, such as Europe/London or Asia/Hong_Kong."))
-        field.data = zone
 
 
 class DeleteAccountForm(FlaskForm):

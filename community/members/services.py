@@ -13,7 +13,8 @@ from sqlalchemy import update as sa_update
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 
 from community import audit
-from community.admin.models import AuditEntry, Report
+from community.admin.models import Report
+from community.audit_models import AuditEntry
 from community.auth import throttle
 from community.auth.models import RecoveryCode, User, UserSession
 from community.auth.passwords import verify_password
@@ -31,7 +32,7 @@ from community.hubs.models import (
     MembershipStatus,
 )
 from community.i18n import supported_locale, valid_timezone
-from community.mail import OutboxEmail
+from community.outbox_models import OutboxEmail
 from community.permissions import event_audience_clause
 from community.transaction import atomic
 from community.updates.models import Comment, Update, UpdateStatus

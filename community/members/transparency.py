@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from community import audit
-from community.admin.models import AuditEntry
+from community.audit_models import AuditEntry
 from community.auth.models import User
 from community.extensions import db
 from community.hubs.models import (
@@ -23,9 +23,8 @@ from community.hubs.models import (
     Membership,
     MembershipStatus,
 )
-from community.hubs.routes import int_arg
-from community.hubs.services import Page
 from community.members.routes import bp
+from community.pagination import Page, int_arg, paginate
 
 PER_PAGE = 50
 ACTIONS = ("attendees.view", "attendees.export")
@@ -78,18 +77,19 @@ def _roles_now(entries: list[tuple[AuditEntry, Hub | None]]) -> dict[tuple, str]
 
 def accesses(user: User, page: int = 1, per_page: int = PER_PAGE) -> Page:
     where = (AuditEntry.subject_user_id == user.id, AuditEntry.action.in_(ACTIONS))
-    total = db.session.scalar(select(func.count()).select_from(AuditEntry).where(*where)) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    rows = list(db.session.execute(
+    page = paginate(
         select(AuditEntry, Hub).outerjoin(Hub, AuditEntry.hub_id == Hub.id).where(*where)
-        .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
-        .offset((page - 1) * per_page).limit(per_page)))
-    roles = _roles_now(rows)
-    items = [Access(entry.created_at, entry.action, hub,
-                    roles.get((entry.actor_id, entry.hub_id), "former"))
-             for entry, hub in rows]
-    return Page(items, page, pages, total)
+        .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()),
+        count=select(func.count()).select_from(AuditEntry).where(*where),
+        page=page, per_page=per_page, rows=True)
+    roles = _roles_now(page.items)
+
+    def access(row) -> Access:
+        entry, hub = row
+        return Access(entry.created_at, entry.action, hub,
+                      roles.get((entry.actor_id, entry.hub_id), "former"))
+
+    return page.map(access)
 
 
 @bp.get("/account/rsvp-access")

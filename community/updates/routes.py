@@ -16,6 +16,7 @@ from flask_login import current_user
 from community.auth.decorators import login_required, two_factor_required
 from community.errors import show_on_form
 from community.hubs.models import Chapter, Hub
+from community.hubs.services import chapter_by_code
 from community.permissions import HubAction, decide_indexing, hub_or_404
 from community.updates import services
 from community.updates.forms import (
@@ -91,7 +92,7 @@ def new_for_hub(slug: str):
 @bp.route("/chapters/<code>/updates/new", methods=["GET", "POST"])
 @login_required
 def new_for_chapter(code: str):
-    chapter = services.chapter_by_code(code)
+    chapter = chapter_by_code(code)
     if chapter is None or not services.may_post_for_chapter(current_user, chapter):
         abort(404)
     return _staff(lambda: _create(NewUpdateForm(), chapter=chapter))

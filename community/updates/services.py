@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from community import audit, notifications
 from community.admin.models import Report, ReportTarget
-from community.database import utcnow
+from community.database import is_public_id, utcnow
 from community.errors import DomainError
 from community.extensions import db
 from community.hubs.models import Chapter, Hub
@@ -33,8 +33,6 @@ from community.updates.models import (
     UpdateRevision,
     UpdateStatus,
 )
-
-PUBLIC_ID_MAX = 32
 
 
 class UpdateError(DomainError):
@@ -62,15 +60,9 @@ def _signed_in(user) -> bool:
 
 
 def _by_public_id(model, public_id: str):
-    if not public_id or len(public_id) > PUBLIC_ID_MAX:
+    if not is_public_id(public_id):
         return None
     return db.session.scalar(select(model).where(model.public_id == public_id))
-
-
-def chapter_by_code(code: str) -> Chapter | None:
-    if not code or len(code) > 16:
-        return None
-    return db.session.scalar(select(Chapter).where(Chapter.code == code))
 
 
 # The rules are in community.permissions; these names are what routes and

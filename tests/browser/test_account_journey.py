@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from community.extensions import db
-from community.mail import OutboxEmail
+from community.outbox_models import OutboxEmail
 from tests.browser.conftest import describe_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_db]

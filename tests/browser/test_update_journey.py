@@ -14,7 +14,7 @@ from sqlalchemy import select
 from community.admin.models import Report
 from community.auth.models import User
 from community.extensions import db
-from community.mail import OutboxEmail
+from community.outbox_models import OutboxEmail
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_db]
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from community.extensions import db
 from community.factories import make_event, make_hub, make_membership, make_rsvp, make_user
-from community.mail import OutboxEmail
+from community.outbox_models import OutboxEmail
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_db]
 

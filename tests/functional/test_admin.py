@@ -12,7 +12,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
-from community.admin.models import AuditEntry, Report, ReportTarget
+from community.admin.models import Report, ReportTarget
+from community.audit_models import AuditEntry
 from community.auth.models import User, UserSession
 from community.database import utcnow
 from community.extensions import db

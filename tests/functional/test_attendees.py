@@ -14,7 +14,7 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from community.admin.models import AuditEntry
+from community.audit_models import AuditEntry
 from community.database import utcnow
 from community.events import attendee_services
 from community.events.models import Rsvp, RsvpStatus, Tier
@@ -587,7 +587,7 @@ def test_organisers_confirming_at_the_same_moment_never_overbook(app, database_u
     from community.auth.models import User
     from community.events.models import Event
     from community.hubs.models import Chapter, Hub
-    from community.mail import OutboxEmail
+    from community.outbox_models import OutboxEmail
     from community.transaction import immediate
     from tests.conftest import base_config
 

@@ -12,7 +12,7 @@ import time_machine
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import select
 
-from community.admin.models import AuditEntry
+from community.audit_models import AuditEntry
 from community.database import utcnow
 from community.events import attendee_services
 from community.events.models import EventStatus, Rsvp

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from community.admin.models import AuditEntry, Report, ReportTarget
+from community.admin.models import Report, ReportTarget
+from community.audit_models import AuditEntry
 from community.extensions import db
 from community.factories import make_update
 from community.updates.models import Comment, UpdateAudience, UpdateStatus

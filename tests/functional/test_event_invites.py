@@ -13,7 +13,7 @@ import pyotp
 import pytest
 from sqlalchemy import select, update
 
-from community.admin.models import AuditEntry
+from community.audit_models import AuditEntry
 from community.database import utcnow
 from community.events.models import Audience, Rsvp, RsvpStatus
 from community.extensions import db

@@ -13,7 +13,7 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import func, select
 
-from community.admin.models import AuditEntry
+from community.audit_models import AuditEntry
 from community.database import utcnow
 from community.events.models import Audience, Event, EventMode, EventStatus, RsvpStatus, Tier
 from community.extensions import db

@@ -12,7 +12,7 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select
 
-from community.admin.models import AuditEntry
+from community.audit_models import AuditEntry
 from community.events.models import Event, EventStatus
 from community.extensions import db
 from community.factories import make_chapter, make_hub, make_membership, make_rsvp, make_user

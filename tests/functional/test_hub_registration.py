@@ -9,7 +9,7 @@ import pyotp
 import pytest
 from sqlalchemy import func, select
 
-from community.admin.models import AuditEntry
+from community.audit_models import AuditEntry
 from community.extensions import db
 from community.factories import (
     make_chapter,

@@ -14,7 +14,7 @@ import pyotp
 import pytest
 from sqlalchemy import delete, select, update
 
-from community.admin.models import AuditEntry
+from community.audit_models import AuditEntry
 from community.database import utcnow
 from community.extensions import db
 from community.factories import make_chapter, make_hub, make_membership, make_user

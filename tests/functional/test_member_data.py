@@ -11,7 +11,8 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from community.admin.models import AuditEntry, Report, ReportTarget
+from community.admin.models import Report, ReportTarget
+from community.audit_models import AuditEntry
 from community.auth import totp
 from community.auth.models import User
 from community.database import utcnow

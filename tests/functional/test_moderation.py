@@ -7,7 +7,8 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from community.admin.models import AuditEntry, Report, ReportStatus, ReportTarget
+from community.admin.models import Report, ReportStatus, ReportTarget
+from community.audit_models import AuditEntry
 from community.events.models import EventStatus
 from community.extensions import db
 from community.factories import make_chapter, make_event, make_hub, make_update, make_user

@@ -10,7 +10,7 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from community.admin.models import AuditEntry
+from community.audit_models import AuditEntry
 from community.auth.models import UserSession
 from community.database import utcnow
 from community.extensions import db

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from community import audit
-from community.admin.models import AuditEntry, Report, ReportStatus, ReportTarget
+from community.admin.models import Report, ReportStatus, ReportTarget
+from community.audit_models import AuditEntry
 from community.extensions import db
 from community.factories import (
     make_chapter,

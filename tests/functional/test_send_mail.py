@@ -22,13 +22,8 @@ from flask_babel import force_locale, gettext
 from community import mail
 from community.database import utcnow
 from community.extensions import db
-from community.mail import (
-    OutboxEmail,
-    OutboxStatus,
-    queue_email,
-    queue_templated_email,
-    send_pending,
-)
+from community.mail import queue_email, queue_templated_email, send_pending
+from community.outbox_models import OutboxEmail, OutboxStatus
 
 DAY = date(2025, 3, 4)
 

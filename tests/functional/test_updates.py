@@ -10,7 +10,7 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import select
 
-from community.admin.models import AuditEntry
+from community.audit_models import AuditEntry
 from community.extensions import db
 from community.factories import (
     make_chapter,

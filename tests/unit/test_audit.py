@@ -7,7 +7,7 @@ from flask_babel import force_locale
 from sqlalchemy import select
 
 from community import audit
-from community.admin.models import AuditEntry
+from community.audit_models import AuditEntry
 from community.extensions import db
 from community.factories import make_chapter, make_hub, make_user
 

@@ -15,8 +15,6 @@ from community.extensions import db
 from community.mail import (
     InvalidRecipient,
     MailConfigurationError,
-    OutboxEmail,
-    OutboxStatus,
     RemoteResourceInEmail,
     build_message,
     check_no_remote_resources,
@@ -24,6 +22,7 @@ from community.mail import (
     queue_templated_email,
     send_pending,
 )
+from community.outbox_models import OutboxEmail, OutboxStatus
 
 DAY = date(2025, 3, 4)
 

@@ -10,7 +10,7 @@ from unittest import mock
 import pytest
 from sqlalchemy import select
 
-from community.admin.models import AuditEntry
+from community.audit_models import AuditEntry
 from community.auth import totp
 from community.auth.models import RecoveryCode, User, UserSession
 from community.auth.throttle import Throttled
@@ -28,8 +28,9 @@ from community.factories import (
     make_user,
 )
 from community.hubs.models import ChapterRole, Membership
-from community.mail import OutboxEmail, queue_email
+from community.mail import queue_email
 from community.members import services
+from community.outbox_models import OutboxEmail
 from community.updates.models import Comment, Update
 
 PASSWORD = "correct horse battery staple"

@@ -9,7 +9,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from community import audit, retention
-from community.admin.models import AuditEntry
+from community.audit_models import AuditEntry
 from community.database import utcnow
 from community.events.models import Rsvp, RsvpStatus
 from community.extensions import db
@@ -117,7 +117,7 @@ def _users() -> set[int]:
 
 def test_unverified_accounts_go_after_seven_days_idempotently():
     from community.auth.models import User
-    from community.mail import OutboxEmail
+    from community.outbox_models import OutboxEmail
 
     stale = make_user("stale@example.org", verified=False)
     fresh = make_user(verified=False)

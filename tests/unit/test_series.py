@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time
 import pytest
 from sqlalchemy import select
 
-from community.admin.models import AuditEntry
+from community.audit_models import AuditEntry
 from community.events import manage_services as services
 from community.events import series
 from community.events.models import EventStatus
