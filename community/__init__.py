@@ -113,31 +113,35 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    import community.events.manage  # noqa: F401  (organiser event routes)
-    from community.admin.routes import bp as admin_bp
+    """Every URL the app answers, one blueprint per area or sub-area, in the
+    order a reader looks for them."""
+    from community.admin.routes import bp as admin
     from community.auth import sessions  # noqa: F401  (registers the session loader)
-    from community.auth.routes import bp as auth_bp
-    from community.events import attendees  # noqa: F401
-    from community.events.routes import bp as events_bp
-    from community.feeds_routes import bp as feeds_bp
-    from community.hubs import moderation, organise, registration, settings  # noqa: F401  (hub routes)
-    from community.hubs.routes import bp as hubs_bp
-    from community.main.routes import bp as main_bp
-    from community.members import transparency  # noqa: F401
-    from community.members.routes import bp as members_bp
-    from community.notifications import bp as notifications_bp
-    from community.updates.routes import bp as updates_bp
+    from community.auth.routes import bp as auth
+    from community.events.attendees.routes import bp as attendees
+    from community.events.invites.routes import bp as event_invites
+    from community.events.manage.routes import bp as manage
+    from community.events.routes import bp as events
+    from community.feeds_routes import bp as feeds
+    from community.hubs.moderation.routes import bp as moderation
+    from community.hubs.organise.routes import bp as organise
+    from community.hubs.registration.routes import bp as registration
+    from community.hubs.routes import bp as hubs
+    from community.hubs.settings.routes import bp as hub_settings
+    from community.main.routes import bp as main
+    from community.members.routes import bp as members
+    from community.members.transparency.routes import bp as transparency
+    from community.notifications import bp as notifications
+    from community.updates.routes import bp as updates
 
-    app.register_blueprint(main_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(members_bp)
-    app.register_blueprint(hubs_bp)
-    from community.events import invites  # noqa: F401
-    app.register_blueprint(events_bp)
-    app.register_blueprint(admin_bp, url_prefix="/admin")
-    app.register_blueprint(feeds_bp)
-    app.register_blueprint(updates_bp)
-    app.register_blueprint(notifications_bp)
+    for blueprint in (
+        main, auth, members, transparency,
+        hubs, registration, organise, hub_settings, moderation,
+        events, manage, attendees, event_invites,
+        updates, feeds, notifications,
+    ):
+        app.register_blueprint(blueprint)
+    app.register_blueprint(admin, url_prefix="/admin")
 
 
 def register_hooks(app: Flask) -> None:

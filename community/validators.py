@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
 from wtforms import IntegerField, SelectField
@@ -92,3 +93,15 @@ class WholeNumberField(IntegerField):
         except (TypeError, ValueError) as error:
             self.data = None
             raise ValueError(_l("Enter a whole number, such as 7.")) from error
+
+def is_https_url(value: str) -> bool:
+    """An absolute https:// link to a host, with nothing a browser could read
+    as another scheme (javascript:, data:) or as a second line."""
+    if not value or any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        return False
+    return parts.scheme.lower() == "https" and bool(host)

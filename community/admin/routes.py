@@ -32,7 +32,7 @@ from community.admin.forms import (
 from community.auth.decorators import recent_auth_required, two_factor_required
 from community.errors import show_on_form
 from community.extensions import login_manager
-from community.hubs.organise_forms import role_label
+from community.hubs.organise.forms import role_label
 from community.hubs.services import chapter_by_code
 from community.i18n import localized, timezone_names
 from community.pagination import int_arg

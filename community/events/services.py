@@ -18,7 +18,7 @@ from community.errors import DomainError
 from community.events.models import Event, EventStatus, Rsvp, RsvpStatus, Tier
 from community.extensions import db
 from community.hubs.models import CountDisplay, Invite, Membership, MembershipStatus
-from community.hubs.settings_services import claim_invite_use
+from community.hubs.settings.services import claim_invite_use
 from community.pagination import count_of, paginate
 from community.permissions import HubAction, event_visible, hub_can, membership_of
 from community.transaction import atomic

@@ -10,7 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired
 
 from community.auth.forms import strip
-from community.events.manage_forms import (
+from community.events.manage.forms import (
     ChoiceField,
     at_most,
     no_control_characters,

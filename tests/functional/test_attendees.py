@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from community.audit_models import AuditEntry
 from community.database import utcnow
-from community.events import attendee_services
+from community.events.attendees import services as attendee_services
 from community.events.models import Rsvp, RsvpStatus, Tier
 from community.extensions import db
 from community.factories import (

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from community.audit_models import AuditEntry
 from community.database import utcnow
-from community.events import attendee_services
+from community.events.attendees import services as attendee_services
 from community.events.models import EventStatus, Rsvp
 from community.extensions import db
 from community.factories import make_event, make_hub, make_rsvp, make_user

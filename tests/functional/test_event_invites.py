@@ -18,8 +18,8 @@ from community.database import utcnow
 from community.events.models import Audience, Rsvp, RsvpStatus
 from community.extensions import db
 from community.factories import make_event, make_hub, make_membership, make_rsvp, make_user
-from community.hubs import settings_services as services
 from community.hubs.models import Invite, MemberRole
+from community.hubs.settings import services as services
 from tests.conftest import csrf_token, login_as
 from tests.functional.test_event_management import post_new
 

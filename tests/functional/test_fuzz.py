@@ -123,7 +123,7 @@ def seed_world() -> dict:
     from community.events.models import Audience, EventStatus
     from community.feeds import issue_calendar_token
     from community.hubs.models import HubVisibility, JoinPolicy, MemberRole, MembershipStatus
-    from community.hubs.settings_services import create_invite
+    from community.hubs.settings.services import create_invite
     from community.updates import services as update_services
     from community.updates.models import UpdateAudience
 

@@ -18,7 +18,6 @@ from community.factories import (
     make_membership,
     make_user,
 )
-from community.hubs import registration_services
 from community.hubs.models import (
     Hub,
     HubStatus,
@@ -28,7 +27,8 @@ from community.hubs.models import (
     Membership,
     MembershipStatus,
 )
-from community.hubs.registration_services import (
+from community.hubs.registration import services as registration_services
+from community.hubs.registration.services import (
     RegistrationError,
     approve_registration,
     decline_registration,

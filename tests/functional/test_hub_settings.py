@@ -21,7 +21,6 @@ from community.factories import (
     make_membership,
     make_user,
 )
-from community.hubs import settings_services as services
 from community.hubs.models import (
     CountDisplay,
     Hub,
@@ -30,6 +29,7 @@ from community.hubs.models import (
     JoinPolicy,
     MemberRole,
 )
+from community.hubs.settings import services as services
 from tests.conftest import csrf_token, login_as
 
 ROBOTS_META = '<meta name="robots" content="noindex, nofollow">'

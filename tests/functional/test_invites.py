@@ -18,7 +18,6 @@ from community.audit_models import AuditEntry
 from community.database import utcnow
 from community.extensions import db
 from community.factories import make_chapter, make_hub, make_membership, make_user
-from community.hubs import settings_services as services
 from community.hubs.models import (
     Chapter,
     Hub,
@@ -30,6 +29,7 @@ from community.hubs.models import (
     Membership,
     MembershipStatus,
 )
+from community.hubs.settings import services as services
 from tests.conftest import csrf_token, login_as
 from tests.functional.permission_matrix_settings import MATRIX
 from tests.functional.test_permission_matrix import (

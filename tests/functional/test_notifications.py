@@ -13,7 +13,7 @@ from sqlalchemy import select
 from community import notifications
 from community.auth.models import User
 from community.database import utcnow
-from community.events.manage_services import publish_event
+from community.events.manage.services import publish_event
 from community.events.models import Audience, EventMode, EventStatus, Tier
 from community.extensions import db
 from community.factories import (

@@ -21,7 +21,6 @@ from community.factories import (
     make_membership,
     make_user,
 )
-from community.hubs import organise_services as services
 from community.hubs.models import (
     HubStatus,
     JoinPolicy,
@@ -29,6 +28,7 @@ from community.hubs.models import (
     Membership,
     MembershipStatus,
 )
+from community.hubs.organise import services as services
 from tests.conftest import csrf_token, login_as, outbox
 from tests.functional.permission_matrix_organise import MATRIX as ORGANISE_MATRIX
 from tests.functional.test_permission_matrix import (  # noqa: F401  (world is a fixture)

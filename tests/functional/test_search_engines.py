@@ -10,7 +10,7 @@ import pyotp
 from community.extensions import db
 from community.factories import make_chapter, make_event, make_hub, make_membership, make_user
 from community.hubs.models import MemberRole
-from community.hubs.settings_services import set_high_risk
+from community.hubs.settings.services import set_high_risk
 from community.permissions import hidden_from_search_engines
 from tests.conftest import login_as
 

@@ -1,5 +1,5 @@
 """Organisers' wall-clock times to UTC and back, across daylight saving
-(community.events.manage_services)."""
+(community.events.manage.services)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from community.events.manage_services import (
+from community.events.manage.services import (
     NonexistentLocalTime,
     is_ambiguous,
     local_to_utc,

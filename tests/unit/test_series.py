@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from community.audit_models import AuditEntry
-from community.events import manage_services as services
 from community.events import series
+from community.events.manage import services as services
 from community.events.models import EventStatus
 from community.extensions import db
 from community.factories import make_chapter, make_hub, make_membership, make_user

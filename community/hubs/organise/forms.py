@@ -10,9 +10,8 @@ from wtforms.validators import AnyOf, Length
 
 from community.auth.forms import strip
 from community.hubs.models import MemberRole
+from community.hubs.organise.services import NOTES_MAX_LENGTH
 from community.validators import one_line_breaks
-
-NOTES_MAX_LENGTH = 2000
 
 ROLE_LABELS = {
     MemberRole.MEMBER: _l("Member"),

@@ -11,19 +11,20 @@ event's own rules), and that RSVP is what lets the person see it afterwards.
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from community.auth.decorators import login_required, two_factor_required, verified_required
-from community.events import manage_services
 from community.events import services as event_services
-from community.events.manage import event_organiser_page
+from community.events.manage import services as manage_services
+from community.events.manage.routes import event_organiser_page
 from community.events.models import Audience, Event, RsvpStatus
-from community.events.routes import bp
-from community.hubs import settings_services as invite_services
-from community.hubs.settings_forms import InviteActionForm, InviteForm
+from community.hubs.settings import services as invite_services
+from community.hubs.settings.forms import InviteActionForm, InviteForm
 from community.security import absolute_url
+
+bp = Blueprint("event_invites", __name__)
 
 __all__ = ["bp"]
 
@@ -68,7 +69,7 @@ def create_invite(event: Event):
         else:
             # Shown in this response only: the database keeps just the hash.
             return render_template("events/invite_created.html", event=event, invite=invite,
-                                   link=absolute_url("events.invite", token=token))
+                                   link=absolute_url("event_invites.invite", token=token))
     return render_invites(event, form)
 
 
@@ -94,7 +95,7 @@ def _revoke(event: Event, invite_id: str):
     except invite_services.NotAllowed:
         abort(404)
     flash(_("The invite link is revoked. It no longer works."), "success")
-    return redirect(url_for("events.invites", public_id=event.public_id))
+    return redirect(url_for("event_invites.invites", public_id=event.public_id))
 
 
 # --- the person invited ------------------------------------------------------------
@@ -135,7 +136,7 @@ def accept_invite(token: str):
         return redirect(url_for("events.detail", public_id=public_id))
     except event_services.EventError as error:
         flash(error.message, "error")
-        return redirect(url_for("events.invite", token=token))
+        return redirect(url_for("event_invites.invite", token=token))
     messages = {
         RsvpStatus.GOING: _("You are going. See you there!"),
         RsvpStatus.WAITLISTED: _("The event is full, so you are on the waiting list. "

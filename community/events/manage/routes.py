@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
 from community.auth.decorators import login_required, two_factor_required
 from community.errors import show_on_form
-from community.events import manage_services as services
-from community.events.manage_forms import (
+from community.events.manage import services as services
+from community.events.manage.forms import (
     THIS_AND_FOLLOWING,
     CancelForm,
     EditEventForm,
@@ -30,11 +30,12 @@ from community.events.manage_forms import (
     event_form_data,
 )
 from community.events.models import Audience, Event
-from community.events.routes import bp
 from community.hubs.models import Hub
 from community.hubs.routes import int_arg
 from community.i18n import timezone_names
 from community.permissions import HubAction, hub_or_404
+
+bp = Blueprint("manage", __name__)
 
 __all__ = ["bp"]
 
@@ -73,7 +74,7 @@ def event_organiser_page(view):
 
 
 def edit_url(event: Event) -> str:
-    return url_for("events.edit", public_id=event.public_id)
+    return url_for("manage.edit", public_id=event.public_id)
 
 
 def render_form(hub: Hub, form: EventForm, *, event: Event | None = None,

@@ -24,8 +24,8 @@ from sqlalchemy.orm import joinedload
 from community import audit, notifications
 from community.database import is_public_id, utcnow
 from community.errors import DomainError
-from community.events import manage_forms as shapes
 from community.events import series
+from community.events.manage import limits
 from community.events.models import Audience, Event, EventMode, EventStatus, Rsvp, Tier
 from community.events.services import lock_event, promote_waitlist, seats_taken
 from community.extensions import db
@@ -36,6 +36,7 @@ from community.pagination import Page, paginate
 from community.permissions import HubAction, hub_can
 from community.security import absolute_url
 from community.transaction import atomic
+from community.validators import is_https_url
 
 EVENTS_PER_PAGE = 20
 DUPLICATE_AFTER = timedelta(days=7)
@@ -226,7 +227,7 @@ def new_event_details(hub: Hub) -> EventDetails:
 
 
 def _whole_hours(span: timedelta) -> int:
-    return max(0, min(shapes.REVEAL_HOURS_MAX, round(span.total_seconds() / 3600)))
+    return max(0, min(limits.REVEAL_HOURS_MAX, round(span.total_seconds() / 3600)))
 
 
 def details_of(event: Event) -> EventDetails:
@@ -278,9 +279,9 @@ def _instant(details: EventDetails, prefix: str, current: Event | None,
         raise EventManageError(_("Enter the date as well as the time."), field=date_field)
     if at is None:
         raise EventManageError(_("Enter the time as well as the date."), field=time_field)
-    if not shapes.YEAR_MIN <= day.year <= shapes.YEAR_MAX:
+    if not limits.YEAR_MIN <= day.year <= limits.YEAR_MAX:
         raise EventManageError(_("Enter a date from the year %(min)s to %(max)s.",
-                                 min=shapes.YEAR_MIN, max=shapes.YEAR_MAX), field=date_field)
+                                 min=limits.YEAR_MIN, max=limits.YEAR_MAX), field=date_field)
     stored = getattr(current, column) if current is not None else None
     if stored is not None and current.timezone == details.timezone:
         local = utc_to_local(stored, details.timezone)
@@ -298,37 +299,37 @@ def _values(details: EventDetails, current: Event | None = None) -> dict:
         raise EventManageError(_("Give the event a title in English, in Chinese or in both."),
                                field="title_en")
     for name, value, limit in (
-            ("title_en", title_en, shapes.TITLE_MAX), ("title_zh", title_zh, shapes.TITLE_MAX),
-            ("description_en", details.description_en, shapes.DESCRIPTION_MAX),
-            ("description_zh", details.description_zh, shapes.DESCRIPTION_MAX),
-            ("venue", details.venue, shapes.VENUE_MAX),
-            ("address", details.address, shapes.ADDRESS_MAX),
-            ("online_url", details.online_url, shapes.ONLINE_URL_MAX)):
+            ("title_en", title_en, limits.TITLE_MAX), ("title_zh", title_zh, limits.TITLE_MAX),
+            ("description_en", details.description_en, limits.DESCRIPTION_MAX),
+            ("description_zh", details.description_zh, limits.DESCRIPTION_MAX),
+            ("venue", details.venue, limits.VENUE_MAX),
+            ("address", details.address, limits.ADDRESS_MAX),
+            ("online_url", details.online_url, limits.ONLINE_URL_MAX)):
         if len(value) > limit:
             raise EventManageError(_("Use at most %(max)d characters.", max=limit), field=name)
         if "\x00" in value:
             raise EventManageError(_("Remove the invisible control characters from this "
                                      "text."), field=name)
-    if details.online_url and not shapes.is_https_url(details.online_url):
+    if details.online_url and not is_https_url(details.online_url):
         raise EventManageError(_("Enter a link that starts with https://, such as "
                                  "https://meet.example.org/our-meeting."), field="online_url")
     if valid_timezone(details.timezone) is None:
         raise EventManageError(_("We do not know that time zone. Choose one from the list, "
                                  "such as Europe/London or Asia/Hong_Kong."), field="timezone")
-    if details.capacity is not None and not 0 <= details.capacity <= shapes.CAPACITY_MAX:
+    if details.capacity is not None and not 0 <= details.capacity <= limits.CAPACITY_MAX:
         raise EventManageError(_("Enter a number from %(min)s to %(max)s, or leave it empty "
-                                 "for no limit.", min=0, max=shapes.CAPACITY_MAX),
+                                 "for no limit.", min=0, max=limits.CAPACITY_MAX),
                                field="capacity")
-    if not 0 <= details.max_guests <= shapes.MAX_GUESTS_MAX:
+    if not 0 <= details.max_guests <= limits.MAX_GUESTS_MAX:
         raise EventManageError(_("Enter a number from 0 to 20."), field="max_guests")
     if details.reveal_hours is not None and not (
-            0 <= details.reveal_hours <= shapes.REVEAL_HOURS_MAX):
+            0 <= details.reveal_hours <= limits.REVEAL_HOURS_MAX):
         raise EventManageError(_("Enter a number of hours from %(min)s to %(max)s, or leave "
                                  "it empty to share the place at once.",
-                                 min=0, max=shapes.REVEAL_HOURS_MAX), field="reveal_hours")
+                                 min=0, max=limits.REVEAL_HOURS_MAX), field="reveal_hours")
     languages = " ".join(details.languages)
-    if len(languages) > shapes.LANGUAGES_MAX or not all(
-            shapes.LANGUAGE_TAG.match(tag) for tag in details.languages):
+    if len(languages) > limits.LANGUAGES_MAX or not all(
+            limits.LANGUAGE_TAG.match(tag) for tag in details.languages):
         raise EventManageError(_("Name fewer languages."), field="other_languages")
 
     starts_at = _instant(details, "start", current, "starts_at", required=True)
@@ -474,9 +475,9 @@ def cancel_event(event: Event, actor, message: str) -> int:
     if not message:
         raise EventManageError(_("Write a short message saying why the event is cancelled."),
                                field="message")
-    if len(message) > shapes.CANCEL_MESSAGE_MAX or "\x00" in message:
+    if len(message) > limits.CANCEL_MESSAGE_MAX or "\x00" in message:
         raise EventManageError(_("Use at most %(max)d characters.",
-                                 max=shapes.CANCEL_MESSAGE_MAX), field="message")
+                                 max=limits.CANCEL_MESSAGE_MAX), field="message")
     lock_event(event)
     event.status = EventStatus.CANCELLED
     event.cancel_message = message

@@ -24,7 +24,6 @@ from community.database import is_public_id
 from community.errors import DomainError
 from community.extensions import db
 from community.hubs.models import Hub, MemberRole, Membership, MembershipStatus
-from community.hubs.organise_forms import NOTES_MAX_LENGTH
 from community.mail import InvalidRecipient, queue_templated_email
 from community.pagination import Page, paginate
 from community.permissions import HubAction, hub_can
@@ -34,6 +33,8 @@ from community.transaction import atomic
 MEMBERS_PER_PAGE = 50
 AUDIT_PER_PAGE = 50
 TARGET_TYPE = "membership"
+
+NOTES_MAX_LENGTH = 2000
 
 
 class OrganiseError(DomainError):

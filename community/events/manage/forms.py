@@ -10,8 +10,6 @@ nothing (R10).
 from __future__ import annotations
 
 import re
-import unicodedata
-from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -23,40 +21,36 @@ from wtforms.validators import InputRequired, NumberRange, Optional, ValidationE
 
 from community.auth.forms import strip
 from community.events import series
+from community.events.manage.limits import (
+    ADDRESS_MAX,
+    CANCEL_MESSAGE_MAX,
+    CAPACITY_MAX,
+    DESCRIPTION_MAX,
+    LANGUAGE_TAG,
+    LANGUAGES_MAX,
+    MAX_GUESTS_MAX,
+    ONLINE_URL_MAX,
+    OTHER_LANGUAGES_MAX,
+    REVEAL_HOURS_MAX,
+    TITLE_MAX,
+    VENUE_MAX,
+    YEAR_MAX,
+    YEAR_MIN,
+)
 from community.events.models import Audience, EventMode, Tier
 from community.validators import (
     ChoiceField,
     WholeNumberField,
     at_most,
+    is_https_url,
     known_timezone,
     no_control_characters,
     one_line,
     one_line_breaks,
 )
 
-TITLE_MAX = 200
-DESCRIPTION_MAX = 20_000
-VENUE_MAX = 200
-ADDRESS_MAX = 500
-ONLINE_URL_MAX = 500
-CAPACITY_MAX = 100_000
-MAX_GUESTS_MAX = 20
-REVEAL_HOURS_MAX = 168
-CANCEL_MESSAGE_MAX = 1000
-LANGUAGES_MAX = 100  # the column's length, tags joined by spaces
-OTHER_LANGUAGES_MAX = 10
-# Events are planned in this century; the bounds also keep every zone's
-# conversion to UTC clear of datetime's limits.
-YEAR_MIN, YEAR_MAX = 2000, 2100
-
 # Spoken languages offered as checkboxes, in this order on the page.
 COMMON_LANGUAGES = ("yue", "en", "cmn")
-# A BCP 47 language tag (RFC 5646): language, optional extended language,
-# script, region and variants; no extensions or private use.
-LANGUAGE_TAG = re.compile(
-    r"[A-Za-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?"
-    r"(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*\Z"
-)
 _TAG_SEPARATORS = re.compile(r"[\s,，、;]+")
 
 
@@ -99,17 +93,6 @@ SCOPE_CHOICES = [
 
 
 
-def is_https_url(value: str) -> bool:
-    """An absolute https:// link to a host, with nothing a browser could read
-    as another scheme (javascript:, data:) or as a second line."""
-    if not value or any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in value):
-        return False
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname
-    except ValueError:
-        return False
-    return parts.scheme.lower() == "https" and bool(host)
 
 
 def https_only(_form, field) -> None:

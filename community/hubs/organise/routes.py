@@ -7,24 +7,25 @@ recent re-authentication (R20).
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from community import audit
 from community.auth.decorators import staff_required
-from community.hubs import organise_services as services
 from community.hubs.models import Hub, MemberRole, Membership
-from community.hubs.organise_forms import (
+from community.hubs.organise import services as services
+from community.hubs.organise.forms import (
     AuditFilterForm,
     MemberActionForm,
     NotesForm,
     RoleForm,
     role_label,
 )
-from community.hubs.routes import bp
 from community.pagination import int_arg
 from community.permissions import HubAction, hub_can, hub_or_404, hub_staff
+
+bp = Blueprint("organise", __name__)
 
 __all__ = ["bp"]
 
@@ -39,7 +40,7 @@ def _membership_or_404(hub: Hub, membership_id: str) -> Membership:
 
 
 def _back(hub: Hub):
-    return redirect(url_for("hubs.organise_members", slug=hub.slug, page=int_arg("page")))
+    return redirect(url_for("organise.organise_members", slug=hub.slug, page=int_arg("page")))
 
 
 def _notes_form(membership: Membership, formdata=None) -> NotesForm:

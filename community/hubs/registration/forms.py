@@ -12,8 +12,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from community.auth.forms import strip
-from community.hubs.registration_services import DECLINE_REASON_MAX, is_valid_slug
-from community.hubs.settings_forms import join_policy_choices, visibility_choices
+from community.hubs.registration.services import DECLINE_REASON_MAX, is_valid_slug
+from community.hubs.settings.forms import join_policy_choices, visibility_choices
 from community.validators import known_timezone_or_empty, no_control_characters, one_line
 
 TOO_LONG = _l("Use at most %(max)d characters.")

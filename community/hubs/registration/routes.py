@@ -7,7 +7,7 @@ staff for two-factor authentication, so they reveal nothing to others (R8).
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
@@ -15,9 +15,9 @@ from wtforms.fields.choices import SelectChoice
 from community.auth.decorators import login_required, two_factor_required, verified_required
 from community.errors import show_on_form
 from community.extensions import limiter
-from community.hubs import registration_services as services
 from community.hubs.models import Chapter, Hub, HubVisibility, JoinPolicy
-from community.hubs.registration_forms import (
+from community.hubs.registration import services as services
+from community.hubs.registration.forms import (
     JOIN_POLICY_CHOICES,
     VISIBILITY_CHOICES,
     ApproveRegistrationForm,
@@ -26,10 +26,11 @@ from community.hubs.registration_forms import (
     choice_labels,
     decline_prefix,
 )
-from community.hubs.routes import bp
 from community.hubs.services import chapter_by_code, chapters
 from community.i18n import localized, timezone_names
 from community.permissions import HubAction, hub_or_404, is_chapter_staff
+
+bp = Blueprint("registration", __name__)
 
 __all__ = ["bp"]
 
@@ -112,7 +113,7 @@ def _decidable_hub(slug: str) -> Hub:
 
 
 def _back_to_queue(hub: Hub):
-    return redirect(url_for("hubs.registrations", code=hub.chapter.code))
+    return redirect(url_for("registration.registrations", code=hub.chapter.code))
 
 
 @bp.post("/hubs/<slug>/registration/approve")

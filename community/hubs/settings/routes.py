@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -18,10 +18,9 @@ from community.auth.decorators import login_required, two_factor_required, verif
 from community.errors import show_on_form
 from community.extensions import db
 from community.hubs import services as hub_services
-from community.hubs import settings_services as services
 from community.hubs.models import Hub
-from community.hubs.routes import bp
-from community.hubs.settings_forms import (
+from community.hubs.settings import services as services
+from community.hubs.settings.forms import (
     HighRiskForm,
     HubSettingsForm,
     InviteActionForm,
@@ -35,6 +34,8 @@ from community.permissions import (
     membership_of,
 )
 from community.security import absolute_url
+
+bp = Blueprint("hub_settings", __name__)
 
 __all__ = ["bp"]
 
@@ -130,7 +131,7 @@ def settings_page(hub: Hub, membership):
                 flash(_("The hub's settings are saved."), "success")
             else:
                 flash(_("Nothing was changed."), "info")
-            return redirect(url_for("hubs.settings", slug=hub.slug))
+            return redirect(url_for("hub_settings.settings", slug=hub.slug))
     return render_template("hubs/settings.html", hub=hub, form=form,
                            high_risk_form=HighRiskForm(),
                            protections=services.protections(hub),
@@ -144,7 +145,7 @@ def high_risk(hub: Hub, membership):
     if not form.validate_on_submit():
         for error in form.state.errors:
             flash(error, "error")
-        return redirect(url_for("hubs.settings", slug=hub.slug))
+        return redirect(url_for("hub_settings.settings", slug=hub.slug))
     on = form.state.data == "on"
     try:
         changed = services.set_high_risk(hub, current_user, on)
@@ -157,7 +158,7 @@ def high_risk(hub: Hub, membership):
                 "change it."), "success")
     else:
         flash(_("The high-risk preset was already off."), "info")
-    return redirect(url_for("hubs.settings", slug=hub.slug))
+    return redirect(url_for("hub_settings.settings", slug=hub.slug))
 
 
 # --- invites (organisers) --------------------------------------------------------
@@ -192,7 +193,7 @@ def create_invite(hub: Hub, membership):
             # Shown in this response only, never stored or redirected with: the
             # database keeps just the hash, so the link cannot be shown again.
             return render_template("hubs/invite_created.html", hub=hub, invite=invite,
-                                   link=absolute_url("hubs.invite", token=token))
+                                   link=absolute_url("hub_settings.invite", token=token))
     return render_invites(hub, form)
 
 
@@ -209,7 +210,7 @@ def revoke_invite(hub: Hub, membership, invite_id: str):
     except services.NotAllowed:
         abort(404)
     flash(_("The invite link is revoked. It no longer works."), "success")
-    return redirect(url_for("hubs.invites", slug=hub.slug))
+    return redirect(url_for("hub_settings.invites", slug=hub.slug))
 
 
 # --- invites (the person invited) ------------------------------------------------
@@ -242,6 +243,6 @@ def accept_invite(token: str):
     except hub_services.HubError as error:
         # Nothing is kept of a failed join: not even the use of the invite.
         flash(error.message, "error")
-        return redirect(url_for("hubs.invite", token=token))
+        return redirect(url_for("hub_settings.invite", token=token))
     flash(_("Welcome! You are now a member of this hub."), "success")
     return redirect(url_for("hubs.detail", slug=membership.hub.slug))

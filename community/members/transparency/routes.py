@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import render_template
+from flask import Blueprint, render_template
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -23,8 +23,9 @@ from community.hubs.models import (
     Membership,
     MembershipStatus,
 )
-from community.members.routes import bp
 from community.pagination import Page, int_arg, paginate
+
+bp = Blueprint("transparency", __name__)
 
 PER_PAGE = 50
 ACTIONS = ("attendees.view", "attendees.export")

@@ -8,7 +8,16 @@ minutes (R20). Each request commits once; the rules are in attendee_services.
 
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
@@ -16,9 +25,9 @@ from flask_login import current_user, login_required
 from community.auth.decorators import staff_required
 from community.auth.sessions import recently_authenticated
 from community.auth.totp import qr_data_uri
-from community.events import attendee_services as services
 from community.events import services as event_services
-from community.events.attendee_forms import (
+from community.events.attendees import services as services
+from community.events.attendees.forms import (
     AttendeeActionForm,
     CheckinCodeForm,
     CheckinPersonForm,
@@ -26,8 +35,9 @@ from community.events.attendee_forms import (
     MessageForm,
 )
 from community.events.models import Event, Rsvp
-from community.events.routes import bp
 from community.transaction import writes
+
+bp = Blueprint("attendees", __name__)
 
 __all__ = ["bp"]
 
@@ -55,7 +65,7 @@ def _answer_or_404(event: Event, rsvp_id: str) -> Rsvp:
 
 
 def _to_attendees(event: Event):
-    return redirect(url_for("events.attendees", public_id=event.public_id))
+    return redirect(url_for("attendees.attendees", public_id=event.public_id))
 
 
 @bp.get(ATTENDEES)
@@ -120,7 +130,7 @@ def attendees_csv(public_id: str):
         # The export is a POST; come back to the list and press the button again.
         flash(_("Please confirm it is you, then download the list again."), "info")
         return redirect(url_for("auth.confirm",
-                                next=url_for("events.attendees", public_id=event.public_id)))
+                                next=url_for("attendees.attendees", public_id=event.public_id)))
     body = services.export_csv(current_user, event)
     response = make_response(body)
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
@@ -211,7 +221,7 @@ def checkin(public_id: str):
     if request.method == "GET":
         return _checkin_page(event)
     query = request.args.get("q")
-    back = redirect(url_for("events.checkin", public_id=event.public_id, q=query))
+    back = redirect(url_for("attendees.checkin", public_id=event.public_id, q=query))
     if "rsvp" in request.form:
         person_form = CheckinPersonForm()
         if not person_form.validate_on_submit():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -28,13 +28,14 @@ from community.admin.forms import (
     audit_query_args,
 )
 from community.auth.decorators import staff_gate, staff_required
-from community.hubs import organise_services
-from community.hubs.organise_forms import AuditFilterForm as HubAuditFilterForm
-from community.hubs.organise_forms import role_label
-from community.hubs.routes import bp
+from community.hubs.organise import services as organise_services
+from community.hubs.organise.forms import AuditFilterForm as HubAuditFilterForm
+from community.hubs.organise.forms import role_label
 from community.hubs.services import chapter_by_code
 from community.pagination import int_arg
 from community.permissions import HubAction, hub_or_404, hub_staff, is_chapter_staff
+
+bp = Blueprint("moderation", __name__)
 
 __all__ = ["bp"]
 
@@ -106,7 +107,7 @@ def _decide(scope, report_id: str, *, queue, back: str):
 
 def _hub_queue(hub, **kwargs):
     return _queue(admin_services.Scope.of_hub(hub), heading_of=hub,
-                  endpoint="hubs.moderation", args={"slug": hub.slug}, **kwargs)
+                  endpoint="moderation.moderation", args={"slug": hub.slug}, **kwargs)
 
 
 @bp.get("/hubs/<slug>/moderation")
@@ -122,12 +123,12 @@ def moderation_decide(slug: str, report_id: str):
     hub, _membership = hub_or_404(slug, current_user, HubAction.VIEW_AUDIT)
     return _decide(admin_services.Scope.of_hub(hub), report_id,
                    queue=lambda **kw: _hub_queue(hub, **kw),
-                   back=url_for("hubs.moderation", slug=hub.slug, page=int_arg("page")))
+                   back=url_for("moderation.moderation", slug=hub.slug, page=int_arg("page")))
 
 
 def _chapter_queue(chapter, **kwargs):
     return _queue(admin_services.Scope.of_chapter(chapter), heading_of=chapter,
-                  endpoint="hubs.chapter_moderation", args={"code": chapter.code}, **kwargs)
+                  endpoint="moderation.chapter_moderation", args={"code": chapter.code}, **kwargs)
 
 
 @bp.get("/chapters/<code>/moderation")
@@ -141,7 +142,7 @@ def chapter_moderation(chapter):
 def chapter_moderation_decide(chapter, report_id: str):
     return _decide(admin_services.Scope.of_chapter(chapter), report_id,
                    queue=lambda **kw: _chapter_queue(chapter, **kw),
-                   back=url_for("hubs.chapter_moderation", code=chapter.code,
+                   back=url_for("moderation.chapter_moderation", code=chapter.code,
                                 page=int_arg("page")))
 
 

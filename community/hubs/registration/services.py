@@ -284,7 +284,7 @@ def decline_registration(hub: Hub, actor: User, reason: str) -> None:
             to_address=proposer.email, locale=_email_locale(proposer),
             template="hub_registration_declined", user_id=proposer.id,
             display_name=proposer.display_name, hub=hub, reason=reason,
-            register_url=absolute_url("hubs.register"),
+            register_url=absolute_url("registration.register"),
         )
     _audit(actor, "hub.decline", hub, proposer, reason)
     db.session.flush()

@@ -13,13 +13,13 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Length
 
 from community.auth.forms import strip
-from community.events.attendee_services import (
+from community.events.attendees.services import (
     MESSAGE_BODY_MAX_LENGTH,
     MESSAGE_GROUPS,
     MESSAGE_SUBJECT_MAX_LENGTH,
     TICKET_CODE_MAX_LENGTH,
 )
-from community.hubs.organise_forms import one_line_breaks
+from community.hubs.organise.forms import one_line_breaks
 
 SEARCH_MAX_LENGTH = 100
 

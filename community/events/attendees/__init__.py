@@ -1,0 +1,1 @@
+"""Attendee lists, approvals, messages, tickets and check-in (organisers only)."""

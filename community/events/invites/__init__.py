@@ -1,0 +1,1 @@
+"""Invite links to invite-only events."""

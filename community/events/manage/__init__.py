@@ -1,0 +1,1 @@
+"""Organisers' event pages: create, edit, publish, cancel, duplicate, series."""

@@ -1,0 +1,1 @@
+"""Organisers' hub pages: members, roles, notes and the hub's audit trail."""

@@ -1,0 +1,1 @@
+"""Registering a hub and the chapter coordinators' decisions on it."""

@@ -1,0 +1,1 @@
+"""A hub's settings, its high-risk preset and its invite links."""
