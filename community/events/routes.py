@@ -138,6 +138,11 @@ def rsvp(public_id: str):
             return _detail_page(event, viewer, form, 400)
         flash(error.message, "error")
         return redirect(url_for("events.detail", public_id=public_id))
+    return answered(answer)
+
+
+def answered(answer):
+    """Back to the event page, saying what the answer became."""
     messages = {
         RsvpStatus.GOING: _("You are going. See you there!"),
         RsvpStatus.WAITLISTED: _("The event is full, so you are on the waiting list. "
@@ -145,7 +150,7 @@ def rsvp(public_id: str):
         RsvpStatus.PENDING: _("Thank you. The organisers will confirm your place."),
     }
     flash(messages.get(answer.status, _("Your answer is saved.")), "success")
-    return redirect(url_for("events.detail", public_id=public_id))
+    return redirect(url_for("events.detail", public_id=answer.event.public_id))
 
 
 @bp.post("/events/<public_id>/withdraw")

@@ -20,6 +20,7 @@ from community.events import services as event_services
 from community.events.manage import services as manage_services
 from community.events.manage.routes import event_organiser_page
 from community.events.models import Audience, Event, RsvpStatus
+from community.events.routes import answered
 from community.hubs.settings import services as invite_services
 from community.hubs.settings.forms import InviteActionForm, InviteForm
 from community.security import absolute_url
@@ -137,11 +138,4 @@ def accept_invite(token: str):
     except event_services.EventError as error:
         flash(error.message, "error")
         return redirect(url_for("event_invites.invite", token=token))
-    messages = {
-        RsvpStatus.GOING: _("You are going. See you there!"),
-        RsvpStatus.WAITLISTED: _("The event is full, so you are on the waiting list. "
-                                 "We will email you if a place opens up."),
-        RsvpStatus.PENDING: _("Thank you. The organisers will confirm your place."),
-    }
-    flash(messages.get(answer.status, _("Your answer is saved.")), "success")
-    return redirect(url_for("events.detail", public_id=public_id))
+    return answered(answer)
