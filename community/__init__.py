@@ -33,9 +33,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.request_class = make_request_class()
     load_config(app, config)
+    from community import logs
+
+    logs.configure(app)
     from community import transaction
 
     transaction.init_app(app)
+    trust_proxies(app)
     register_extensions(app)
     register_blueprints(app)
     register_hooks(app)
@@ -82,6 +86,24 @@ def load_config(app: Flask, config: Mapping[str, Any] | None) -> None:
             )
 
 
+def trust_proxies(app: Flask) -> None:
+    """Believe ``TRUSTED_PROXY_HOPS`` reverse proxies, and no more.
+
+    With N hops, the client address is the Nth value from the right of
+    X-Forwarded-For (the one our own proxy wrote) and the scheme comes from
+    X-Forwarded-Proto, so rate-limit keys, ``request.is_secure`` (Secure
+    cookies) and external URLs follow the real client. With 0 (the default)
+    the headers are ignored: a client cannot choose its own address.
+    """
+    hops = app.config.get("TRUSTED_PROXY_HOPS") or 0
+    if isinstance(hops, bool) or not isinstance(hops, int) or not 0 <= hops <= 5:
+        raise UnsafeConfiguration("TRUSTED_PROXY_HOPS must be a whole number from 0 to 5")
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # Let SQLAlchemy emit BEGIN itself so SAVEPOINTs work (SQLAlchemy's
     # documented pysqlite fix), and turn on foreign keys and WAL.
@@ -123,6 +145,7 @@ def register_blueprints(app: Flask) -> None:
     from community.events.manage.routes import bp as manage
     from community.events.routes import bp as events
     from community.feeds_routes import bp as feeds
+    from community.health import bp as health
     from community.hubs.moderation.routes import bp as moderation
     from community.hubs.organise.routes import bp as organise
     from community.hubs.registration.routes import bp as registration
@@ -138,7 +161,7 @@ def register_blueprints(app: Flask) -> None:
         main, auth, members, transparency,
         hubs, registration, organise, hub_settings, moderation,
         events, manage, attendees, event_invites,
-        updates, feeds, notifications,
+        updates, feeds, notifications, health,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(admin, url_prefix="/admin")

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 
 from community.audit_models import AuditEntry
 from community.extensions import db
+from community.logs import security_event
 
 __all__ = ["ACTION_LABELS", "describe", "escape_detail", "record"]
 
@@ -143,4 +144,8 @@ def record(actor, action: str, target_type: str, target_id: str, *, hub=None, ch
         detail=escape_detail(detail),
     )
     db.session.add(entry)
+    # The same fact in the JSON log stream (R45), by public ids only; it says
+    # what was attempted, as the entry may still roll back with its request.
+    security_event(entry.action, actor=getattr(actor, "public_id", None) or actor_pseudonym,
+                   target_type=entry.target_type, target_id=entry.target_id)
     return entry

@@ -20,6 +20,10 @@ DEFAULTS = {
     # Absolute links in emails, calendars and feeds come from here, never from Host (R29).
     "BASE_URL": "http://127.0.0.1:5000",
     "TRUSTED_HOSTS": None,
+    # Reverse proxies in front of Harbour whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed (Werkzeug's ProxyFix). 0 trusts nothing,
+    # so a client cannot forge its address; behind one nginx set 1.
+    "TRUSTED_PROXY_HOPS": 0,
     "ONION_LOCATION": "",
     "SQLALCHEMY_DATABASE_URI": None,  # set in create_app: SQLite in the instance folder
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
@@ -92,6 +96,9 @@ def production_problems(config) -> list[str]:
         problems.append("TRUSTED_HOSTS must list the host names Harbour answers to")
     if str(config.get("RATELIMIT_STORAGE_URI", "")).startswith("memory://"):
         problems.append("RATELIMIT_STORAGE_URI must point at shared storage such as Redis")
+    hops = config.get("TRUSTED_PROXY_HOPS", 0)
+    if isinstance(hops, bool) or not isinstance(hops, int) or not 0 <= hops <= 5:
+        problems.append("TRUSTED_PROXY_HOPS must be a whole number from 0 to 5")
     if config.get("DEBUG"):
         problems.append("DEBUG must be off")
     if not str(config.get("BASE_URL", "")).startswith("https://"):

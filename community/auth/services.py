@@ -18,6 +18,7 @@ from community.auth.tokens import InvalidToken, make_token, user_for_token
 from community.database import utcnow
 from community.errors import DomainError
 from community.extensions import db
+from community.logs import security_event
 from community.security import absolute_url
 
 __all__ = ["AuthError", "InvalidToken", "authenticate", "register"]
@@ -124,10 +125,12 @@ def authenticate(email: str, password: str) -> User:
         ok = verify_password(user.password_hash, password)
     if not ok or user is None or not user.is_active:
         throttle.record_failure("login", email)
+        security_event("login.failure", actor=user.public_id if user is not None else None)
         raise AuthError(_("That email and password do not match an account. "
                           "Check them and try again."))
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    security_event("login.success", actor=user.public_id)
     return user
 
 

@@ -14,6 +14,7 @@ from flask import current_app
 from limits import parse
 
 from community.extensions import limiter
+from community.logs import security_event
 from community.security import pseudonymous_client
 
 ACCOUNT_FAILURES = parse("10 per 15 minutes")
@@ -48,6 +49,8 @@ def check(kind: str, identifier: str) -> None:
     for item, key in _checks(kind, identifier):
         if not strategy.test(item, key):
             reset_at, _remaining = strategy.get_window_stats(item, key)
+            # Which limit tripped, never its key (an HMAC of the address).
+            security_event("throttle.trip", kind=kind, limit=key.split(":", 1)[0])
             import time
 
             raise Throttled(max(1, math.ceil(reset_at - time.time())))

@@ -1,0 +1,78 @@
+"""``GET /healthz`` for monitors and load balancers (DESIGN.md §7).
+
+The answer is JSON with no personal data: whether the database answers,
+whether its schema is at the migrations' head, how old the oldest unsent mail
+is, and the version. 200 when healthy, 503 when not. It reads no session and
+sets no cookie, so a monitor polling it leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy.exc import SQLAlchemyError
+
+from community.extensions import db
+
+bp = Blueprint("health", __name__)
+
+DISTRIBUTION = "harbour"
+
+
+def app_version() -> str:
+    """The installed distribution's version, or "unknown" when run from a
+    checkout that was never installed."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def migration_heads() -> set[str]:
+    config = current_app.extensions["migrate"].migrate.get_config()
+    return set(ScriptDirectory.from_config(config).get_heads())
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def check() -> tuple[dict, bool]:
+    """The health report and whether everything in it is healthy."""
+    from community.outbox_models import OutboxEmail, OutboxStatus
+
+    report: dict = {"version": app_version(), "database": "ok", "migrations": "unknown",
+                    "oldest_unsent_mail_seconds": None}
+    # A connection of its own, outside the request's transaction: a failure
+    # here leaves the request's session untouched.
+    try:
+        with db.engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+            current = set(MigrationContext.configure(connection).get_current_heads())
+            report["migrations"] = "current" if current == migration_heads() else "behind"
+            oldest = connection.scalar(
+                sa.select(sa.func.min(OutboxEmail.created_at))
+                .where(OutboxEmail.status == OutboxStatus.PENDING))
+        if oldest is not None:
+            age = datetime.now(UTC) - _as_utc(oldest)
+            report["oldest_unsent_mail_seconds"] = max(0, int(age.total_seconds()))
+    except SQLAlchemyError:
+        current_app.logger.warning("health check: the database did not answer")
+        report["database"] = "unreachable"
+    healthy = report["database"] == "ok" and report["migrations"] == "current"
+    report["status"] = "ok" if healthy else "failing"
+    return report, healthy
+
+
+@bp.get("/healthz")
+def healthz():
+    report, healthy = check()
+    response = jsonify(report)
+    response.status_code = 200 if healthy else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,162 @@
+"""GET /healthz and the JSON-lines log (DESIGN.md §7, R37, R45)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from datetime import timedelta
+
+import pytest
+
+from community import create_app
+from community.database import utcnow
+from community.extensions import db
+from community.logs import HANDLER_NAME
+from tests.conftest import base_config
+
+ADDRESS = "203.0.113.77"
+TOKEN = "tok3nSecretMarker"  # noqa: S105 (test data)
+
+
+def _migrated_app(tmp_path, **extra):
+    from flask_migrate import upgrade
+
+    app = create_app(base_config(f"sqlite:///{tmp_path / 'health.sqlite'}") | extra)
+    with app.app_context():
+        upgrade()
+    return app
+
+
+@pytest.mark.no_db
+def test_healthz_is_200_with_version_and_oldest_mail_age_and_no_cookie(tmp_path):
+    from community.outbox_models import OutboxEmail
+
+    app = _migrated_app(tmp_path)
+    with app.app_context():
+        db.session.add(OutboxEmail(to_address="someone@example.org", subject="s", body_text="b",
+                                   created_at=utcnow() - timedelta(hours=1)))
+        db.session.commit()
+    response = app.test_client().get("/healthz", environ_base={"REMOTE_ADDR": ADDRESS})
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.mimetype == "application/json"
+    assert "Set-Cookie" not in response.headers
+    report = response.get_json()
+    assert report["status"] == "ok"
+    assert report["database"] == "ok" and report["migrations"] == "current"
+    assert report["version"] == "0.1.0"
+    assert 3590 <= report["oldest_unsent_mail_seconds"] <= 3700
+    assert "someone" not in response.get_data(as_text=True)
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.no_db
+def test_healthz_is_503_when_migrations_are_behind(tmp_path):
+    from flask_migrate import stamp
+
+    app = _migrated_app(tmp_path)
+    with app.app_context():
+        stamp(revision="4885f7718d32")  # the first revision, not the head
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["migrations"] == "behind"
+    assert response.get_json()["status"] == "failing"
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.no_db
+def test_healthz_is_503_when_the_database_is_unreachable(tmp_path):
+    app = create_app(base_config(f"sqlite:///{tmp_path / 'missing' / 'no.sqlite'}"))
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["database"] == "unreachable"
+    assert "Set-Cookie" not in response.headers
+
+
+def test_healthz_answers_on_the_suite_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200, response.get_json()
+
+
+def _capture(app) -> io.StringIO:
+    stream = io.StringIO()
+    handler = next(h for h in app.logger.handlers if h.get_name() == HANDLER_NAME)
+    handler.setStream(stream)
+    return stream
+
+
+def _lines(stream: io.StringIO) -> list[dict]:
+    lines = [line for line in stream.getvalue().splitlines() if line.strip()]
+    assert lines, "nothing was logged"
+    return [json.loads(line) for line in lines]
+
+
+def test_log_of_a_token_url_names_the_route_not_the_token_or_address(database_url):
+    app = create_app(base_config(database_url))
+
+    @app.after_request
+    def note(response):
+        app.logger.warning("answered %s", response.status_code)
+        return response
+
+    stream = _capture(app)
+    response = app.test_client().get(f"/calendar/{TOKEN}.ics?key={TOKEN}",
+                                     environ_base={"REMOTE_ADDR": ADDRESS})
+    assert response.status_code == 404
+    text = stream.getvalue()
+    assert ADDRESS not in text and TOKEN not in text
+    (line,) = _lines(stream)
+    assert line["route"] == "/calendar/<token>.ics"
+    assert line["level"] == "WARNING" and line["time"].endswith("+00:00")
+
+
+def test_log_of_a_500_is_json_without_token_or_address(database_url):
+    app = create_app(base_config(database_url) | {"PROPAGATE_EXCEPTIONS": False})
+
+    @app.get("/boom/<token>")
+    def boom(token):
+        raise RuntimeError("failed")
+
+    stream = _capture(app)
+    response = app.test_client().get(f"/boom/{TOKEN}?next={TOKEN}",
+                                     environ_base={"REMOTE_ADDR": ADDRESS})
+    assert response.status_code == 500
+    text = stream.getvalue()
+    assert ADDRESS not in text and TOKEN not in text
+    lines = _lines(stream)
+    error = next(line for line in lines if line["level"] == "ERROR")
+    assert error["route"] == "/boom/<token>" and error["endpoint"] == "boom"
+    assert "RuntimeError" in error["exc_info"]
+
+
+def test_security_events_are_json_lines_with_public_ids_only(client, db_session, app):
+    from community.factories import make_user
+
+    user = make_user("logged@example.org", password="correct horse battery staple")
+    db_session.flush()
+    stream = _capture(app)
+    token = client.get("/sign-in").get_data(as_text=True).split('name="csrf_token" value="')[1]
+    token = token.split('"')[0]
+    for password in ("wrong password here", "correct horse battery staple"):
+        client.post("/sign-in", data={"csrf_token": token, "email": "logged@example.org",
+                                      "password": password},
+                    environ_base={"REMOTE_ADDR": ADDRESS})
+    text = stream.getvalue()
+    assert ADDRESS not in text and "logged@example.org" not in text
+    assert "correct horse" not in text
+    events = [line for line in _lines(stream) if "security_event" in line]
+    assert [e["security_event"] for e in events] == ["login.failure", "login.success"]
+    assert all(e["actor"] == user.public_id for e in events)
+
+
+def test_addresses_in_gunicorn_messages_are_redacted():
+    from community.logs import json_formatter
+
+    record = logging.LogRecord("gunicorn.error", logging.INFO, __file__, 1,
+                               "Invalid request from ip=%s: %s", (ADDRESS, "bad"), None)
+    line = json.loads(json_formatter().format(record))
+    assert ADDRESS not in json.dumps(line)
+    assert line["message"] == "Invalid request from ip=[address]: bad"
