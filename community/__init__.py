@@ -40,10 +40,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_hooks(app)
 
-    from community import cli, mail, notifications, retention
+    from community import backup, cli, mail, notifications, retention
     from community.events import reminders
 
     cli.init_app(app)
+    backup.init_cli(app)
     mail.init_cli(app)
     notifications.init_cli(app)
     reminders.init_cli(app)
