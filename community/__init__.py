@@ -12,6 +12,9 @@ from flask import Flask
 from community.config import DEFAULTS, PROJECT_ROOT, production_problems
 from community.transaction import TransactionalFlask, sqlite_begin
 
+# The one place the version is written: setup.cfg reads it, the admin footer shows it.
+__version__ = "0.2.0.dev0"
+
 
 class UnsafeConfiguration(RuntimeError):
     """Raised when the production configuration would put people at risk (R46)."""
