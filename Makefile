@@ -3,21 +3,29 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 FLASK := $(BIN)/flask --app wsgi
 # `make run` is a local demo over plain HTTP on 127.0.0.1.
 DEV_ENV := FLASK_HARBOUR_ENV=development FLASK_SESSION_COOKIE_SECURE=false \
 	FLASK_SESSION_COOKIE_NAME=harbour_session FLASK_REMEMBER_COOKIE_SECURE=false \
 	FLASK_REMEMBER_COOKIE_NAME=harbour_remember
 
-.PHONY: run test test-anytime setup translations compile-translations lint bench clean
+.PHONY: run test test-anytime setup dev-setup translations compile-translations lint bench clean
 
-$(STAMP): setup.cfg pyproject.toml
+# `make run` installs what running needs; `make test` adds the dev tools.
+$(STAMP): setup.cfg pyproject.toml setup.py
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e .
 	touch $(STAMP)
 
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(DEV_STAMP)
+
 setup: $(STAMP) compile-translations
+
+dev-setup: $(DEV_STAMP) compile-translations
 
 compile-translations: $(STAMP)
 	$(BIN)/pybabel compile -d translations -D messages
@@ -35,11 +43,11 @@ translations: $(STAMP)
 		--ignore-obsolete --no-fuzzy-matching
 	$(BIN)/pybabel compile -d translations -D messages
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/bandit -q -r community -ll
 
-test: setup lint
+test: dev-setup lint
 	env -u TEST_DATABASE_URL $(BIN)/pytest
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		echo "== again on PostgreSQL =="; \
@@ -53,7 +61,7 @@ ANYTIME := "2026-12-01 03:30:00" "2027-03-28 00:45:00" "2026-12-31 23:50:00" "20
 # Faking the monotonic clock as well stalls Python's thread waits.
 FAKETIME := TZ=UTC FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f
 
-test-anytime: setup
+test-anytime: dev-setup
 	@command -v faketime >/dev/null || { echo "test-anytime needs faketime (apt-get install faketime)"; exit 1; }
 	@set -e; for instant in $(ANYTIME); do \
 		echo "== SQLite at $$instant UTC =="; \
@@ -66,7 +74,7 @@ test-anytime: setup
 		fi; \
 	done
 
-bench: setup
+bench: dev-setup
 	$(BIN)/pytest -m benchmark tests/benchmarks -s -q
 
 clean:

@@ -12,6 +12,9 @@ from flask import Flask
 from community.config import DEFAULTS, PROJECT_ROOT, production_problems
 from community.transaction import TransactionalFlask, sqlite_begin
 
+# The one place the version is written: setup.cfg reads it, the admin footer shows it.
+__version__ = "0.2.0.dev0"
+
 
 class UnsafeConfiguration(RuntimeError):
     """Raised when the production configuration would put people at risk (R46)."""
@@ -44,10 +47,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_hooks(app)
 
-    from community import cli, mail, notifications, retention
+    from community import backup, cli, mail, notifications, retention
     from community.events import reminders
 
     cli.init_app(app)
+    backup.init_cli(app)
     mail.init_cli(app)
     notifications.init_cli(app)
     reminders.init_cli(app)

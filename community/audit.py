@@ -37,6 +37,7 @@ ACTION_LABELS = {
     "admin.disable": _l("Disabled an account"),
     "admin.enable": _l("Enabled an account again"),
     "admin.grant": _l("Made someone a site admin"),
+    "admin.create": _l("Created a site admin account on the command line"),
     "admin.revoke": _l("Removed someone's site admin rights"),
     "admin.chapter_create": _l("Added a chapter"),
     "admin.chapter_edit": _l("Edited a chapter"),

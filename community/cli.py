@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import func, select
 
 from community import factories
@@ -242,6 +242,7 @@ def init_app(app: Flask) -> None:
                   help="Password of every demo account (local demos only).")
     def seed_demo_command(password: str) -> None:
         """Create demo chapters, hubs, people, events and updates (idempotent)."""
+        refuse_in_production("seed-demo")
         created = seed_demo(password)
         db.session.commit()
         summary = ", ".join(f"{n} {kind}" for kind, n in created.items())
@@ -251,6 +252,7 @@ def init_app(app: Flask) -> None:
     @click.pass_context
     def seed_if_empty(ctx) -> None:
         """Seed the demo only when the database has no chapters yet."""
+        refuse_in_production("seed-if-empty")
         if db.session.scalar(select(func.count()).select_from(Chapter)):
             click.echo("Database already has data; not seeding.")
             return
@@ -262,6 +264,7 @@ def init_app(app: Flask) -> None:
     @click.option("--people", default=20_000, show_default=True)
     def seed_scale_command(events: int, rsvps: int, people: int) -> None:
         """Add a large data set (for benchmarks) on top of the demo."""
+        refuse_in_production("seed-scale")
         if not db.session.scalar(select(func.count()).select_from(Chapter)):
             seed_demo("harbour-demo-password")
         total = events + rsvps + people
@@ -273,23 +276,75 @@ def init_app(app: Flask) -> None:
     @app.cli.command("create-admin")
     @click.option("--email", prompt=True)
     @click.option("--display-name", prompt=True)
-    @click.password_option(help="At least 12 characters; asked without echo.")
+    @click.password_option(help="The rules of sign-up apply; asked without echo.")
     def create_admin(email: str, display_name: str, password: str) -> None:
-        """Create a site admin, or make an existing account one."""
-        from community.auth.passwords import hash_password
-
-        if len(password) < 12:
-            raise click.BadParameter("use at least 12 characters", param_hint="password")
-        email = normalise_email(email)
-        existing = db.session.scalar(select(User).where(User.email == email))
-        if existing:
-            existing.is_site_admin = True
-            click.echo(f"{existing.display_name} is now a site admin.")
-        else:
-            factories.make_user(email, display_name=display_name.strip()[:64],
-                                password_hash=hash_password(password), is_site_admin=True)
-            click.echo(f"Created site admin {display_name}.")
+        """Create a site admin, or make the existing account with that address one."""
+        user, created = make_admin(email, display_name, password)
         db.session.commit()
+        if created:
+            click.echo(f"Created site admin {user.display_name} <{user.email}>.")
+        else:
+            click.echo(f"{user.email} already has an account ({user.display_name}); "
+                       "it is now a site admin. Its password is unchanged.")
+
+
+def refuse_in_production(command: str) -> None:
+    """Demo accounts share a published password: never in production."""
+    if current_app.config.get("HARBOUR_ENV") == "production":
+        raise click.ClickException(
+            f"{command} creates demo accounts with a public password and is refused when "
+            "HARBOUR_ENV is production."
+        )
+
+
+def make_admin(email: str, display_name: str, password: str) -> tuple[User, bool]:
+    """The site admin for ``email`` and whether the account is new.
+
+    The address is checked by the sign-up form's rules and matched ignoring
+    case, so an existing account is promoted rather than duplicated; a new
+    account's password must pass the sign-up password rules. Writes an audit
+    entry. Raises click.BadParameter with the rule's words.
+    """
+    from werkzeug.datastructures import MultiDict
+
+    from community import audit
+    from community.auth.forms import SignUpForm
+    from community.auth.passwords import hash_password
+    from community.auth.services import AuthError, check_new_password, find_user
+
+    with current_app.test_request_context():
+        form = SignUpForm(formdata=MultiDict({
+            "email": email, "display_name": display_name, "password": password,
+            "confirm": password, "locale": "en",
+        }), meta={"csrf": False})
+        form.validate()
+        email_errors = [str(error) for error in form.email.errors]
+        name_errors = [str(error) for error in form.display_name.errors]
+        email = normalise_email(form.email.data or "")
+        try:
+            check_new_password(password, email=email, display_name=form.display_name.data or "")
+            password_refusal = None
+        except AuthError as refusal:
+            password_refusal = str(refusal.message)
+    if email_errors:
+        raise click.BadParameter(" ".join(email_errors), param_hint="email")
+    existing = find_user(email)
+    if existing is not None:
+        if not existing.is_site_admin:
+            existing.is_site_admin = True
+            audit.record(None, "admin.grant", "user", existing.public_id, subject_user=existing,
+                         detail="create-admin on the command line")
+        return existing, False
+    if name_errors:
+        raise click.BadParameter(" ".join(name_errors), param_hint="display name")
+    if password_refusal:
+        raise click.BadParameter(password_refusal, param_hint="password")
+    user = factories.make_user(email, display_name=form.display_name.data,
+                               password_hash=hash_password(password), is_site_admin=True)
+    db.session.flush()
+    audit.record(None, "admin.create", "user", user.public_id, subject_user=user,
+                 detail="create-admin on the command line")
+    return user, True
 
 
 def normalise_email(email: str) -> str:

@@ -5,7 +5,10 @@ folder's ``config.py`` and then from ``FLASK_*`` environment variables
 from datetime import timedelta
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent
+# templates/, translations/ and migrations/: at the top of a checkout (and of an
+# editable install), or inside the package when installed from a wheel (setup.py).
+PROJECT_ROOT = _PACKAGE / "_data" if (_PACKAGE / "_data").is_dir() else _PACKAGE.parent
 
 # The key every fresh checkout has; production refuses to start with it (R46).
 DEFAULT_SECRET_KEY = "harbour-development-key-not-for-production"  # noqa: S105 (a known value refused in production)

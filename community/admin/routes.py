@@ -40,6 +40,14 @@ from community.permissions import is_admin
 
 bp = Blueprint("admin", __name__)
 
+
+@bp.context_processor
+def version_for_the_footer() -> dict:
+    """The admin area's footer names the running version; public pages do not."""
+    from community import __version__
+
+    return {"harbour_version": __version__}
+
 USER = "/users/<public_id>"
 
 

@@ -383,3 +383,12 @@ def test_bad_date_shows_a_message(app):
     response = client.get("/admin/audit?since=2024-13-45")
     assert response.status_code == 200
     assert "YYYY-MM-DD" in response.get_data(as_text=True)
+
+
+def test_the_admin_footer_shows_the_version_and_public_pages_do_not(app):
+    from community import __version__
+
+    client, _admin = admin_client(app)
+    page = client.get("/admin/").get_data(as_text=True)
+    assert f"Harbour version {__version__}" in page
+    assert __version__ not in client.get("/").get_data(as_text=True)

@@ -59,3 +59,62 @@ def test_create_admin_refuses_a_short_password(runner):
     assert result.exit_code != 0
     assert "12 characters" in result.output
     assert db.session.scalar(select(User).where(User.email == "a@example.org")) is None
+
+
+def create_admin(runner, email, password="violet-harbour-lantern-91", name="Boss"):
+    return runner.invoke(args=["create-admin", "--email", email, "--display-name", name],
+                         input=f"{password}\n{password}\n")
+
+
+def test_create_admin_refuses_a_password_sign_up_refuses(runner):
+    result = create_admin(runner, "a@example.org", "password1234")
+    assert result.exit_code != 0
+    assert "too common" in result.output
+    assert db.session.scalar(select(User).where(User.email == "a@example.org")) is None
+
+
+def test_create_admin_refuses_an_address_sign_up_refuses(runner):
+    result = create_admin(runner, "not-an-email")
+    assert result.exit_code != 0
+    assert "Enter an email address like name@example.org." in result.output
+    assert count(User) == 0
+
+
+def test_create_admin_matches_the_address_ignoring_case_and_promotes(runner):
+    from community import factories
+
+    member = factories.make_user("admin@example.org", display_name="Existing")
+    db.session.flush()
+    result = create_admin(runner, "ADMIN@Example.org")
+    assert result.exit_code == 0, result.output
+    assert "already has an account" in result.output and "now a site admin" in result.output
+    assert count(User) == 1
+    assert member.is_site_admin
+    assert verify_password(member.password_hash, "correct horse battery staple")
+
+
+def test_create_admin_writes_an_audit_entry(runner):
+    from community.audit_models import AuditEntry
+
+    assert create_admin(runner, "new.admin@example.org").exit_code == 0
+    admin = db.session.scalar(select(User).where(User.email == "new.admin@example.org"))
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.subject_user_id == admin.id))
+    assert entry.action == "admin.create" and entry.target_id == admin.public_id
+    assert entry.actor_id is None
+
+    other = create_admin(runner, "member@example.org", name="Member")
+    assert other.exit_code == 0
+    db.session.scalar(select(User).where(User.email == "member@example.org")).is_site_admin = False
+    assert create_admin(runner, "MEMBER@example.org").exit_code == 0
+    actions = db.session.scalars(select(AuditEntry.action).join(
+        User, User.id == AuditEntry.subject_user_id).where(User.email == "member@example.org"))
+    assert sorted(actions) == ["admin.create", "admin.grant"]
+
+
+def test_seed_commands_refuse_to_run_in_production(app, runner, monkeypatch):
+    monkeypatch.setitem(app.config, "HARBOUR_ENV", "production")
+    for command in ("seed-demo", "seed-if-empty", "seed-scale"):
+        result = runner.invoke(args=[command])
+        assert result.exit_code != 0
+        assert "refused when HARBOUR_ENV is production" in result.output
+    assert count(User) == 0 and count(Chapter) == 0
