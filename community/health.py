@@ -8,7 +8,6 @@ sets no cookie, so a monitor polling it leaves nothing behind.
 
 from __future__ import annotations
 
-import importlib.metadata
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -21,16 +20,11 @@ from community.extensions import db
 
 bp = Blueprint("health", __name__)
 
-DISTRIBUTION = "harbour"
-
-
 def app_version() -> str:
-    """The installed distribution's version, or "unknown" when run from a
-    checkout that was never installed."""
-    try:
-        return importlib.metadata.version(DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
+    """Harbour's version: ``community.__version__``, which setup.cfg reads too."""
+    from community import __version__
+
+    return __version__
 
 
 def migration_heads() -> set[str]:
