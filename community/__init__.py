@@ -40,9 +40,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_hooks(app)
 
-    from community import cli, mail, notifications, retention
+    from community import cli, jobs, mail, notifications, retention
     from community.events import reminders
 
+    jobs.init_app(app)
     cli.init_app(app)
     mail.init_cli(app)
     notifications.init_cli(app)
