@@ -102,16 +102,21 @@ def drain_outbox() -> int:
     row locks) one drain runs at a time; on PostgreSQL workers share the work."""
     from community.mail import send_pending
 
-    def drain() -> int:
+    def drain(spread: bool = False) -> int:
         sent = 0
         while True:
             report = send_pending(limit=DRAIN_BATCH)
             sent += report.sent
             if report.attempted < DRAIN_BATCH:
                 return sent
+            if spread:
+                # More is waiting: ask one more idle worker to help (PostgreSQL's
+                # SKIP LOCKED keeps them apart); it stops when nothing is due.
+                enqueue("drain_outbox")
+                spread = False
 
     if db.engine.dialect.name == "postgresql":
-        return drain()
+        return drain(spread=True)
     try:
         with jobs().huey.lock_task("drain-outbox"):
             return drain()
