@@ -33,7 +33,7 @@ compile-translations: $(STAMP)
 run: setup
 	$(DEV_ENV) $(FLASK) db upgrade
 	$(DEV_ENV) $(FLASK) seed-if-empty
-	$(DEV_ENV) $(FLASK) run --host 127.0.0.1 --port 5000
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(DEV_ENV) $(BIN)/honcho start -f Procfile
 
 # Extract, merge and compile; messages.pot is committed sorted and without locations.
 translations: $(STAMP)

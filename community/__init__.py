@@ -47,9 +47,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_hooks(app)
 
-    from community import backup, cli, mail, notifications, retention
+    from community import backup, cli, jobs, mail, notifications, retention
     from community.events import reminders
 
+    jobs.init_app(app)
     cli.init_app(app)
     backup.init_cli(app)
     mail.init_cli(app)

@@ -81,6 +81,12 @@ DEFAULTS = {
     "MAIL_USERNAME": "",
     "MAIL_PASSWORD": "",
     "PAGE_SIZE": 20,
+    # The job queue (community/jobs.py): SQLite in the instance folder unless
+    # HUEY_REDIS_URL is set; HUEY_STORAGE "memory" and HUEY_IMMEDIATE for tests.
+    "HUEY_STORAGE": None,
+    "HUEY_REDIS_URL": "",
+    "HUEY_SQLITE_PATH": "",
+    "HUEY_IMMEDIATE": False,
     # Retention (R41): past RSVPs lose their link to people; old audit entries go.
     "RSVP_RETENTION_DAYS": 30,
     "AUDIT_RETENTION_DAYS": 180,

@@ -453,6 +453,14 @@ def _next_due(now: datetime) -> OutboxEmail | None:
     return db.session.scalars(query).first()
 
 
+def count_due(now: datetime | None = None) -> int:
+    """How many emails are waiting and due at ``now``."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(OutboxEmail)
+        .where(OutboxEmail.status == OutboxStatus.PENDING,
+               OutboxEmail.next_attempt_at <= (now or utcnow()))) or 0
+
+
 def _record_failure(email: OutboxEmail, reason: str, at: datetime, max_attempts: int,
                     *, permanent: bool = False) -> bool:
     """Count a failed attempt; True when the email is given up for good."""
@@ -470,6 +478,7 @@ def send_pending(
     now: datetime | None = None,
     *,
     should_stop: Callable[[], bool] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> SendReport:
     """Send up to ``limit`` emails that are due at ``now``, committing after each.
 
@@ -508,6 +517,8 @@ def send_pending(
             email = _next_due(batch_time)
             if email is None:
                 break
+            if progress is not None:
+                progress(1)
             server_down = False
             try:
                 message = build_message(email, config["MAIL_FROM"], clock())
@@ -595,6 +606,9 @@ def init_cli(app: Flask) -> None:
                 click.echo(f"Sending mail every {interval:g} s; Ctrl-C to stop.")
                 _run_loop(limit, interval)
             else:
-                click.echo(str(send_pending(limit=limit)))
+                due = min(count_due(), limit)
+                with click.progressbar(length=due, label="Sending mail") as bar:
+                    report = send_pending(limit=limit, progress=bar.update)
+                click.echo(str(report))
         except MailConfigurationError as exc:
             raise click.ClickException(str(exc)) from exc

@@ -5,7 +5,7 @@ from community.audit_models import AuditEntry
 from community.auth.models import RecoveryCode, User, UserSession
 from community.events.models import Event, Rsvp
 from community.hubs.models import Chapter, ChapterRole, Hub, Invite, Membership
-from community.outbox_models import OutboxEmail
+from community.outbox_models import OutboxEmail, Publication
 from community.updates.models import Comment, Update
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "Invite",
     "Membership",
     "OutboxEmail",
+    "Publication",
     "RecoveryCode",
     "Report",
     "Rsvp",

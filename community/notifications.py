@@ -1,15 +1,20 @@
 """Emails to members when their hubs publish something, the weekly digest that
 gathers them instead, and one-click unsubscribe (RFC 8058).
 
-``notify_update_published`` and ``notify_event_published`` queue one email per
-member per publication in the publisher's transaction; ``send_digests`` queues
-at most one digest per member per ISO week; ``bp`` holds the unsubscribe pages
-and ``init_cli`` registers `flask --app wsgi send-digest`.
+Publishing calls ``announce``: one small ``Publication`` row in the publisher's
+transaction, and the fan-out enqueued on the job queue once that transaction
+commits (``community.jobs``). The fan-out task (``fan_out``) then writes one
+email per member per publication through ``notify_update_published`` and
+``notify_event_published``, idempotent through the outbox's dedupe keys;
+``send_digests`` queues at most one digest per member per ISO week; ``bp``
+holds the unsubscribe pages and ``init_cli`` registers `flask --app wsgi send-digest`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 import click
 from flask import Blueprint, Flask, current_app, render_template
@@ -24,8 +29,9 @@ from community.events.models import Audience, Event, EventStatus
 from community.extensions import csrf, db
 from community.hubs.models import Hub, HubStatus, Membership, MembershipStatus
 from community.mail import InvalidRecipient, queue_templated_email
-from community.outbox_models import OutboxEmail
+from community.outbox_models import OutboxEmail, Publication
 from community.security import absolute_url
+from community.transaction import after_commit, immediate
 from community.updates.models import Update, UpdateStatus
 
 UNSUBSCRIBE_SALT = "harbour:unsubscribe"
@@ -129,7 +135,10 @@ def _queue(user: User, template: str, kind: str, dedupe_key: str, **context) -> 
     return email is not None
 
 
-def notify_update_published(update: Update) -> int:
+Step = Callable[[], None] | None
+
+
+def notify_update_published(update: Update, step: Step = None) -> int:
     """Queue one email per opted-in member about a published update, in their
     language; a second call for the same update queues nothing. Returns how many
     were queued."""
@@ -146,10 +155,12 @@ def notify_update_published(update: Update) -> int:
         queued += _queue(user, "new_update", "updates",
                          f"publish:update:{update.public_id}:{user.public_id}",
                          update=update, owner=owner, update_url=update_url)
+        if step is not None:
+            step()
     return queued
 
 
-def notify_event_published(event: Event) -> int:
+def notify_event_published(event: Event, step: Step = None) -> int:
     """Queue one email per opted-in member of the event's hub about a published
     event: title, time in the event's zone and a link, never the place (R44).
     A second call queues nothing. Returns how many were queued."""
@@ -162,7 +173,77 @@ def notify_event_published(event: Event) -> int:
         queued += _queue(user, "new_event", "events",
                          f"publish:event:{event.public_id}:{user.public_id}",
                          event=event, hub=event.hub, event_url=event_url)
+        if step is not None:
+            step()
     return queued
+
+
+# --- publications: the outbox row, then the fan-out on the queue ---------------------
+
+FAN_OUT_BATCH = 100
+
+
+def announce(kind: str, target_id: int) -> Publication:
+    """Record that an update or event (``kind`` "update" or "event") was published,
+    in the caller's transaction, and enqueue its fan-out once that transaction
+    commits. Cheap whatever the number of recipients. A second call for the
+    same target adds nothing."""
+    publication = db.session.scalar(
+        select(Publication).where(Publication.kind == kind, Publication.target_id == target_id))
+    if publication is None:
+        publication = Publication(kind=kind, target_id=target_id)
+        db.session.add(publication)
+        db.session.flush()
+    from community import jobs
+
+    # Only once the publication is committed; the periodic sweep catches a lost enqueue.
+    after_commit(partial(jobs.enqueue_fan_out, publication.id))
+    return publication
+
+
+def fan_out(publication_id: int, batch: int = FAN_OUT_BATCH) -> int:
+    """Write every recipient's email for one publication, committing every
+    ``batch`` recipients so the database is never locked for long, then mark it
+    done. Safe to run again, or in two workers at once: each email has a unique
+    dedupe key. Returns how many emails this run queued. Commits: call it from
+    a worker or the CLI, never inside a request."""
+    # Every transaction here begins as a writer (SQLite), so two workers queue
+    # for the lock instead of failing to upgrade a read.
+    with immediate():
+        return _fan_out(publication_id, batch)
+
+
+def _fan_out(publication_id: int, batch: int) -> int:
+    publication = db.session.get(Publication, publication_id)
+    if publication is None or publication.done_at is not None:
+        db.session.commit()
+        return 0
+    count = 0
+
+    def step() -> None:
+        nonlocal count
+        count += 1
+        if count % batch == 0:
+            db.session.commit()
+
+    queued = 0
+    if publication.kind == "update":
+        update = db.session.get(Update, publication.target_id)
+        queued = notify_update_published(update, step) if update is not None else 0
+    elif publication.kind == "event":
+        event = db.session.get(Event, publication.target_id)
+        queued = notify_event_published(event, step) if event is not None else 0
+    publication = db.session.get(Publication, publication_id)
+    if publication.done_at is None:
+        publication.done_at = utcnow()
+    db.session.commit()
+    return queued
+
+
+def pending_publications() -> list[int]:
+    """Publications whose fan-out has not finished, oldest first."""
+    return list(db.session.scalars(
+        select(Publication.id).where(Publication.done_at.is_(None)).order_by(Publication.id)))
 
 
 # --- the weekly digest --------------------------------------------------------------
@@ -205,19 +286,28 @@ def digest_news(user: User, since: datetime, now: datetime) -> tuple[list[Event]
     return events, updates
 
 
-def send_digests(now: datetime | None = None) -> int:
-    """Queue this ISO week's digest for every member who chose it and has news
-    since their last one; nobody gets two in one week, so running it again is
-    harmless. Returns how many were queued."""
-    now = now or utcnow()
+def digest_readers() -> list[User]:
+    """Members who chose the weekly digest, verified and not disabled."""
     members = select(Membership.user_id).join(Membership.hub).where(
         Membership.status == MembershipStatus.ACTIVE, Hub.status == HubStatus.ACTIVE)
-    users = db.session.scalars(
+    return list(db.session.scalars(
         select(User).where(User.weekly_digest.is_(True), User.id.in_(members),
                            User.disabled_at.is_(None), User.email_verified_at.is_not(None))
-        .order_by(User.id)).all()
+        .order_by(User.id)))
+
+
+def send_digests(now: datetime | None = None, users: list[User] | None = None,
+                 progress: Callable[[int], None] | None = None) -> int:
+    """Queue this ISO week's digest for every member who chose it (or for
+    ``users``) and has news since their last one; nobody gets two in one week,
+    so running it again is harmless. Returns how many were queued."""
+    now = now or utcnow()
+    if users is None:
+        users = digest_readers()
     queued = 0
     for user in users:
+        if progress is not None:
+            progress(1)
         key = digest_key(user, now)
         last = _last_digest_at(user)
         if last is not None and digest_key(user, last) == key:
@@ -242,7 +332,9 @@ def init_cli(app: Flask) -> None:
     @app.cli.command("send-digest")
     def send_digest_command() -> None:
         """Queue this week's digest for members who chose it (safe to run again)."""
-        queued = send_digests()
+        users = digest_readers()
+        with click.progressbar(length=len(users), label="Writing digests") as bar:
+            queued = send_digests(users=users, progress=bar.update)
         db.session.commit()
         click.echo(f"queued {queued} digest(s)")
 

@@ -48,3 +48,22 @@ class OutboxEmail(Base):
     last_error: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
     sent_at: Mapped[datetime | None]
     created_at: Mapped[created_at]
+
+
+class Publication(Base):
+    """A published update or event whose announcement emails are still to be
+    written: one small row in the publishing transaction, then the queue's
+    fan-out task writes each recipient's OutboxEmail and sets ``done_at``."""
+
+    __tablename__ = "publications"
+    __table_args__ = (
+        sa.UniqueConstraint("kind", "target_id"),
+        sa.Index("ix_publications_pending", "done_at", "id"),
+    )
+
+    id: Mapped[intpk]
+    # "update" or "event"; target_id is that row's id.
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    target_id: Mapped[int]
+    created_at: Mapped[created_at]
+    done_at: Mapped[datetime | None]

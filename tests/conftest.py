@@ -42,6 +42,8 @@ def base_config(database_url: str) -> dict:
         "ARGON2_MEMORY_COST": 8,
         "ARGON2_PARALLELISM": 1,
         "MAIL_BACKEND": "outbox-only",
+        # Tasks wait in memory until a test runs them (run_jobs).
+        "HUEY_STORAGE": "memory",
     }
 
 
@@ -125,6 +127,38 @@ def reset_limiter() -> None:
         timer.cancel()
         timer.join()
     limiter.reset()
+
+
+@pytest.fixture(autouse=True)
+def empty_job_queue(app):
+    from community.jobs import jobs
+
+    jobs(app).huey.flush()
+    yield
+    jobs(app).huey.flush()
+
+
+def run_jobs(app=None, names: tuple[str, ...] | None = None) -> int:
+    """Run the tasks waiting on the (in-memory) queue, as a worker would; tasks
+    they enqueue run too. Returns how many ran."""
+    from flask import current_app
+
+    from community.jobs import jobs
+
+    huey = jobs(app or current_app).huey
+    ran = 0
+    while (task := huey.dequeue()) is not None:
+        if names is None or task.name in names:
+            huey.execute(task)
+            ran += 1
+    return ran
+
+
+def run_fan_outs() -> int:
+    """Write the emails of every publication not yet fanned out (the worker's job)."""
+    from community.notifications import fan_out, pending_publications
+
+    return sum(fan_out(pid) for pid in pending_publications())
 
 
 @pytest.fixture

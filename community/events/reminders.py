@@ -3,6 +3,7 @@ as often as you like (each person gets one reminder per event)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import click
@@ -24,20 +25,12 @@ def reminder_key(event: Event, user: User) -> str:
     return f"reminder:{event.public_id}:{user.public_id}"
 
 
-def send_reminders(*, now: datetime | None = None, window: timedelta = DEFAULT_WINDOW) -> int:
-    """Queue a reminder for every confirmed attendee (RSVP going, reminders on,
-    verified and not disabled) of a published event starting within ``window``
-    from ``now``. Returns how many emails were queued; people reminded before are
-    skipped through the outbox's dedupe key. The caller commits.
-
-    The email holds the title, time and a link only, never a place (R44), in the
-    recipient's language. Raises jinja2.TemplateNotFound if a template is missing.
-    """
-    from community.mail import queue_templated_email
-    from community.security import absolute_url
-
+def answers_to_remind(*, now: datetime | None = None,
+                      window: timedelta = DEFAULT_WINDOW) -> list[Rsvp]:
+    """RSVPs "going" of confirmed attendees (reminders on, verified, not disabled)
+    to published events starting within ``window`` from ``now``."""
     now = now or utcnow()
-    answers = db.session.scalars(
+    return list(db.session.scalars(
         select(Rsvp).join(Rsvp.event).join(Rsvp.user)
         .options(joinedload(Rsvp.event).joinedload(Event.hub), joinedload(Rsvp.user))
         .where(Rsvp.status == RsvpStatus.GOING, Event.status == EventStatus.PUBLISHED,
@@ -45,9 +38,30 @@ def send_reminders(*, now: datetime | None = None, window: timedelta = DEFAULT_W
                User.notify_reminders.is_(True), User.email_verified_at.is_not(None),
                User.disabled_at.is_(None))
         .order_by(Event.starts_at, Event.id, Rsvp.id)
-    ).all()
+    ))
+
+
+def send_reminders(*, now: datetime | None = None, window: timedelta = DEFAULT_WINDOW,
+                   answers: list[Rsvp] | None = None,
+                   progress: Callable[[int], None] | None = None) -> int:
+    """Queue a reminder for every confirmed attendee (RSVP going, reminders on,
+    verified and not disabled) of a published event starting within ``window``
+    from ``now`` (or for ``answers``). Returns how many emails were queued;
+    people reminded before are skipped through the outbox's dedupe key. The
+    caller commits.
+
+    The email holds the title, time and a link only, never a place (R44), in the
+    recipient's language. Raises jinja2.TemplateNotFound if a template is missing.
+    """
+    from community.mail import queue_templated_email
+    from community.security import absolute_url
+
+    if answers is None:
+        answers = answers_to_remind(now=now, window=window)
     queued = 0
     for answer in answers:
+        if progress is not None:
+            progress(1)
         event, person = answer.event, answer.user
         # Someone who can no longer see the event (left a members-only hub) is not reminded.
         if not services.can_view(event, services.viewer_for(event, person)):
@@ -74,6 +88,8 @@ def init_cli(app: Flask) -> None:
         """Queue reminder emails for events starting soon (idempotent; cron-friendly)."""
         if hours is None:
             hours = float(app.config.get("REMINDER_WINDOW_HOURS", 24))
-        queued = send_reminders(window=timedelta(hours=hours))
+        answers = answers_to_remind(window=timedelta(hours=hours))
+        with click.progressbar(length=len(answers), label="Writing reminders") as bar:
+            queued = send_reminders(answers=answers, progress=bar.update)
         db.session.commit()
         click.echo(f"{queued} reminder(s) queued.")

@@ -159,7 +159,7 @@ def create_update(user, content: UpdateContent, *, hub: Hub | None = None,
                  detail="published" if publish else "draft")
     if publish:
         audit.record(user, "update.publish", "update", update.public_id, **_owner(update))
-        notifications.notify_update_published(update)
+        notifications.announce("update", update.id)
     db.session.flush()
     return update
 
@@ -191,7 +191,7 @@ def publish_update(user, update: Update) -> None:
     update.status = UpdateStatus.PUBLISHED
     update.published_at = utcnow()
     audit.record(user, "update.publish", "update", update.public_id, **_owner(update))
-    notifications.notify_update_published(update)
+    notifications.announce("update", update.id)
     db.session.flush()
 
 

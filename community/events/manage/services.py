@@ -454,7 +454,7 @@ def publish_event(event: Event, actor, now: datetime | None = None) -> None:
     event.published_at = now
     db.session.flush()
     audit.record(actor, "event.publish", TARGET_TYPE, event.public_id, hub=event.hub)
-    notifications.notify_event_published(event)
+    notifications.announce("event", event.id)
     db.session.flush()
 
 
