@@ -25,7 +25,11 @@ HASH_FORMAT = re.compile(r"^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$")
 
 
 def mask(body: str) -> str:
-    return re.sub(r'name="csrf_token" value="[^"]+"', 'name="csrf_token" value=""', body)
+    """The page without its CSRF tokens: Flask-WTF signs them with a timestamp,
+    so two pages a second apart differ there and nowhere else. Both shapes are
+    masked: the header's hand-written input and WTForms' ``form.csrf_token``
+    (``id=… name=… type=hidden value=…``)."""
+    return re.sub(r'(name="csrf_token"[^>]*? value=")[^"]+"', r'\1"', body)
 
 
 # --- R11 / R12 / R13: passwords -------------------------------------------------

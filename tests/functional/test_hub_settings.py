@@ -33,7 +33,7 @@ from community.hubs.settings import services as services
 from tests.conftest import csrf_token, login_as
 
 ROBOTS_META = '<meta name="robots" content="noindex, nofollow">'
-CSRF_VALUE = re.compile(r'name="csrf_token" value="[^"]+"')
+CSRF_VALUE = re.compile(r'name="csrf_token"[^>]*? value="[^"]+"')
 HUB_COLUMNS = [column.key for column in Hub.__table__.columns if column.key != "updated_at"]
 DECLARED = {"name_en", "name_zh", "description_en", "description_zh", "city_en", "city_zh",
             "timezone", "visibility", "join_policy", "join_question", "rsvp_approval_default",

@@ -40,7 +40,7 @@ from tests.functional.test_permission_matrix import (
 )
 
 LINK = re.compile(r"https://harbour\.test/invite/([A-Za-z0-9_-]+)")
-CSRF_VALUE = re.compile(r'name="csrf_token" value="[^"]+"')
+CSRF_VALUE = re.compile(r'name="csrf_token"[^>]*? value="[^"]+"')
 
 
 @pytest.fixture
