@@ -114,6 +114,55 @@ def db_session(request, app):
             connection.close()
 
 
+# Under `make test-anytime` the suite runs inside libfaketime. Child processes
+# (gunicorn, nginx, workers, pip) keep the real clock: their own sleeps fail
+# with EINVAL under it.
+FAKETIME_VARIABLES = ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC")
+
+
+def real_clock_env(env: dict) -> dict:
+    """``env`` for a child process, without the fake clock and the test database."""
+    return {key: value for key, value in env.items()
+            if key not in (*FAKETIME_VARIABLES, "TEST_DATABASE_URL")}
+
+
+def wait_for_exit(process, timeout: float) -> int:
+    """``Popen.wait(timeout)`` without its polling ``time.sleep``, which fails
+    under libfaketime; raises subprocess.TimeoutExpired as it does."""
+    import subprocess
+    import threading
+    import time
+
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while process.poll() is None:
+        if time.monotonic() > deadline:
+            raise subprocess.TimeoutExpired(process.args, timeout)
+        pause.wait(0.05)
+    return process.returncode
+
+
+def run_process(args: list, *, timeout: float, **kwargs):
+    """``subprocess.run(args, capture_output=True, text=True, timeout=…)`` that
+    also works under libfaketime: a timer kills a child that overruns, where
+    ``subprocess.run`` would poll with ``time.sleep``. The child keeps the real
+    clock unless ``env`` says otherwise."""
+    import os
+    import subprocess
+    import threading
+
+    kwargs.setdefault("env", real_clock_env(dict(os.environ)))
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # noqa: S603
+                          text=True, **kwargs) as process:
+        timer = threading.Timer(timeout, process.kill)
+        timer.start()
+        try:
+            stdout, stderr = process.communicate()
+        finally:
+            timer.cancel()
+    return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
+
+
 def reset_limiter() -> None:
     """Forget every rate-limit counter between tests.
 

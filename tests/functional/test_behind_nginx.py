@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 import pytest
 
 from community.auth.throttle import ACCOUNT_FAILURES, CLIENT_FAILURES
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, real_clock_env
 from tests.functional.test_live_concurrency import PASSWORD, _free_port, _seed
 
 pytestmark = pytest.mark.no_db
@@ -161,8 +161,7 @@ def proxied(tmp_path_factory) -> Iterator[dict]:
         "FLASK_ARGON2_MEMORY_COST": "8",
         "FLASK_ARGON2_PARALLELISM": "1",
     }
-    for name in ("TEST_DATABASE_URL", "LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC"):
-        env.pop(name, None)
+    env = real_clock_env(env)  # children keep the real clock (make test-anytime)
     # One worker: the limits live in its memory (production shares them in Redis).
     app_log = tmp / "gunicorn.log"
     gunicorn = subprocess.Popen(  # noqa: S603 (our own gunicorn, fixed arguments)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_process
+
 pytestmark = pytest.mark.no_db
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +29,7 @@ def require(tool: str) -> str:
 
 
 def _run(args: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
+    return run_process(args, timeout=60)
 
 
 def test_nginx_site_passes_nginx_t_with_a_test_certificate(tmp_path):

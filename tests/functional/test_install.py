@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from community.config import PROJECT_ROOT
+from tests.conftest import real_clock_env, run_process
 
 pytestmark = pytest.mark.no_db
 
@@ -46,8 +47,7 @@ print(home.get_data(as_text=True))
 
 
 def run(args, **kwargs) -> subprocess.CompletedProcess:
-    result = subprocess.run(args, capture_output=True, text=True, timeout=300,  # noqa: S603
-                            check=False, **kwargs)
+    result = run_process(args, timeout=300, **kwargs)
     assert result.returncode == 0, f"{args}\n{result.stdout}\n{result.stderr}"
     return result
 
@@ -74,7 +74,7 @@ def test_a_wheel_installed_outside_the_checkout_migrates_and_serves_pages(tmp_pa
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {key: value for key, value in os.environ.items()
+    env = {key: value for key, value in real_clock_env(dict(os.environ)).items()
            if not key.startswith(("FLASK_", "PYTHON")) and key != "DATABASE_URL"}
     env.update({
         "FLASK_HARBOUR_ENV": "development",

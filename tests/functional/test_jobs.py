@@ -28,7 +28,16 @@ from community.jobs import SCHEDULE, jobs
 from community.outbox_models import OutboxEmail, OutboxStatus, Publication
 from community.updates.models import Update, UpdateStatus
 from community.updates.services import publish_update
-from tests.conftest import TEST_SECRET, base_config, csrf_token, login_as, outbox, run_jobs
+from tests.conftest import (
+    TEST_SECRET,
+    base_config,
+    csrf_token,
+    login_as,
+    outbox,
+    real_clock_env,
+    run_jobs,
+    wait_for_exit,
+)
 
 MEMBERS = 300
 
@@ -275,8 +284,7 @@ def _start_worker(database_url: str, queue_path: Path, log: Path) -> subprocess.
         "FLASK_HUEY_STORAGE": "sqlite",
         "FLASK_HUEY_SQLITE_PATH": str(queue_path),
     }
-    for name in ("TEST_DATABASE_URL", "LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC"):
-        env.pop(name, None)
+    env = real_clock_env(env)  # children keep the real clock (make test-anytime)
     flask = Path(sys.executable).with_name("flask")
     return subprocess.Popen(  # noqa: S603 (our own command, fixed arguments)
         [str(flask), "--app", "wsgi", "worker", "--workers", "2"],
@@ -314,7 +322,7 @@ def test_two_worker_processes_send_every_email_exactly_once(app, committed_publi
                 worker.send_signal(signal.SIGINT)  # huey's graceful stop
         for worker in workers:
             try:
-                worker.wait(timeout=30)
+                wait_for_exit(worker, 30)
             except subprocess.TimeoutExpired:
                 worker.kill()
                 worker.wait()

@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import TEST_SECRET, base_config
+from tests.conftest import TEST_SECRET, base_config, real_clock_env, wait_for_exit
 
 pytestmark = pytest.mark.no_db
 
@@ -132,10 +132,7 @@ def _serve(path: Path) -> tuple[subprocess.Popen, int, Path]:
         "FLASK_ARGON2_MEMORY_COST": "8",
         "FLASK_ARGON2_PARALLELISM": "1",
     }
-    # gunicorn's own sleeps fail under libfaketime (`make test-anytime`): the
-    # server keeps the real clock.
-    for name in ("TEST_DATABASE_URL", "LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC"):
-        env.pop(name, None)
+    env = real_clock_env(env)  # children keep the real clock (make test-anytime)
     gunicorn = Path(sys.executable).with_name("gunicorn")
     log = path.with_name(f"gunicorn-{port}.log")
     server = subprocess.Popen(  # noqa: S603 (our own gunicorn, fixed arguments)
@@ -161,7 +158,7 @@ def _serve(path: Path) -> tuple[subprocess.Popen, int, Path]:
 def _stop(server: subprocess.Popen, log: Path) -> None:
     if server.poll() is None:
         server.send_signal(signal.SIGTERM)
-        server.wait()  # no timeout: its polling sleep fails under libfaketime
+        wait_for_exit(server, 60)
     # Shown with a failing test: what the server said (errors only).
     print(log.read_text())
 
@@ -267,7 +264,7 @@ def test_nothing_acknowledged_is_lost_when_the_server_is_killed(tmp_path):
                    for triple in zip(people, tokens, emails, strict=True)]
         assert enough.wait(timeout=60), "no answers were acknowledged"
         os.killpg(server.pid, signal.SIGKILL)
-        server.wait()  # no timeout: its polling sleep fails under libfaketime
+        wait_for_exit(server, 60)
         for future in futures:
             future.result()
 
