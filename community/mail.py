@@ -34,6 +34,7 @@ from flask_babel import force_locale
 from community.database import utcnow
 from community.extensions import db
 from community.outbox_models import OutboxEmail, OutboxStatus
+from community.transaction import immediate
 
 # --- Queueing -------------------------------------------------------------
 
@@ -488,8 +489,8 @@ def send_pending(
     again. What remains is an at-least-once window: if the process dies, or
     the database fails, after the server accepted an email but before that
     commit, the email is sent again on a later run (with the same
-    Message-ID, so mail clients can spot the duplicate). SQLite has no row
-    locks: run a single sender there.
+    Message-ID, so mail clients can spot the duplicate). On SQLite each
+    email's transaction holds the write lock, so senders take turns.
 
     A failure counts an attempt and waits (``backoff``); after
     MAIL_MAX_ATTEMPTS attempts, or at once for an undeliverable address, the
@@ -512,43 +513,49 @@ def send_pending(
         return now or utcnow()
 
     max_attempts = int(config.get("MAIL_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
-    try:
-        while report.attempted < limit and not (should_stop and should_stop()):
-            email = _next_due(batch_time)
-            if email is None:
-                break
-            if progress is not None:
-                progress(1)
-            server_down = False
-            try:
-                message = build_message(email, config["MAIL_FROM"], clock())
-                backend.send(message, sender, single_address(email.to_address))
-            except InvalidRecipient as exc:
-                gave_up = _record_failure(email, str(exc), clock(), max_attempts, permanent=True)
-            except MailServerUnavailable as exc:
-                gave_up = _record_failure(email, _describe_failure(exc), clock(), max_attempts)
-                server_down = True
-            except (smtplib.SMTPException, OSError) as exc:
-                gave_up = _record_failure(email, _describe_failure(exc), clock(), max_attempts)
-            else:
-                email.status = OutboxStatus.SENT
-                email.sent_at = clock()
-                email.last_error = ""
+    # SQLite has no row locks: each email's transaction takes the write lock
+    # first (BEGIN IMMEDIATE), so two senders never pick the same email; they
+    # take turns. PostgreSQL skips rows another sender holds (_next_due).
+    db.session.commit()
+    with immediate():
+        try:
+            while report.attempted < limit and not (should_stop and should_stop()):
+                email = _next_due(batch_time)
+                if email is None:
+                    break
+                if progress is not None:
+                    progress(1)
+                server_down = False
+                try:
+                    message = build_message(email, config["MAIL_FROM"], clock())
+                    backend.send(message, sender, single_address(email.to_address))
+                except InvalidRecipient as exc:
+                    gave_up = _record_failure(email, str(exc), clock(), max_attempts,
+                                              permanent=True)
+                except MailServerUnavailable as exc:
+                    gave_up = _record_failure(email, _describe_failure(exc), clock(), max_attempts)
+                    server_down = True
+                except (smtplib.SMTPException, OSError) as exc:
+                    gave_up = _record_failure(email, _describe_failure(exc), clock(), max_attempts)
+                else:
+                    email.status = OutboxStatus.SENT
+                    email.sent_at = clock()
+                    email.last_error = ""
+                    db.session.commit()
+                    report.sent += 1
+                    continue
                 db.session.commit()
-                report.sent += 1
-                continue
+                if gave_up:
+                    report.failed += 1
+                else:
+                    report.retry_later += 1
+                if server_down:
+                    break
+            # End the read transaction too, so a looping sender does not sit idle
+            # in a transaction between batches.
             db.session.commit()
-            if gave_up:
-                report.failed += 1
-            else:
-                report.retry_later += 1
-            if server_down:
-                break
-        # End the read transaction too, so a looping sender does not sit idle
-        # in a transaction between batches.
-        db.session.commit()
-    finally:
-        backend.close()
+        finally:
+            backend.close()
     return report
 
 

@@ -103,6 +103,9 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
         "REMEMBER_COOKIE_SECURE": False,
         "REMEMBER_COOKIE_NAME": "harbour_remember",
         "TRUSTED_HOSTS": ["127.0.0.1", "localhost"],
+        # No worker runs beside this server: queued work (a publication's
+        # emails) runs in the request that queues it.
+        "HUEY_IMMEDIATE": True,
     })
     app = create_app(config)
     with app.app_context():
