@@ -29,7 +29,8 @@ def empty_database_url(tmp_path):
         return
     url = normalise_url(url)
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    name = "harbour_migration_test"
+    # Named after the test database, so suites on two databases never collide.
+    name = f"{sa.engine.make_url(url).database}_migrations"
     with admin.connect() as conn:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         conn.exec_driver_sql(f"CREATE DATABASE {name}")
