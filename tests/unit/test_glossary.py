@@ -111,6 +111,20 @@ def test_spoken_sentences_use_no_written_forms():
     assert wrong == [], "\n".join(wrong)
 
 
+def test_quoted_labels_are_quoted_as_they_read_on_screen():
+    """“Invited people only” in a sentence is 「只限獲邀請嘅人」, the option's own text."""
+    translation = {ids[0].lower(): strings[0] for ids, strings in messages()}
+    wrong = []
+    for ids, strings in messages():
+        for label in re.findall(r"“([^”]+)”", ids[0]):
+            on_screen = translation.get(label.lower())
+            if on_screen is None:
+                continue  # a quoted phrase, not a label of its own
+            if f"「{on_screen}」" not in strings[0]:
+                wrong.append(f"{ids[0]!r}: quote 「{on_screen}」, not {strings[0]!r}")
+    assert wrong == [], "\n".join(wrong)
+
+
 def test_every_exception_still_matches_an_entry():
     catalogue = {ids[0]: ids for ids, _strings in messages()}
     stale = [(msgid, english) for msgid, english in exceptions()

@@ -35,5 +35,5 @@ def test_time_elements_use_the_html_datetime_filter():
 def test_html_datetime_is_utc_to_the_second():
     moment = datetime(2099, 3, 30, 18, 5, 7, 123456, tzinfo=timezone(timedelta(hours=8)))
     assert html_datetime(moment) == "2099-03-30T10:05:07Z"
-    assert html_datetime(datetime(2099, 3, 30, 10, 5, 7, 999999)) == "2099-03-30T10:05:07Z"
+    assert html_datetime(datetime(2099, 3, 30, 10, 5, 7, 999999)) == "2099-03-30T10:05:07Z"  # noqa: DTZ001
     assert html_datetime(datetime(2099, 1, 1, tzinfo=UTC)) == "2099-01-01T00:00:00Z"
