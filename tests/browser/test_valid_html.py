@@ -54,6 +54,12 @@ LEAD_PATHS = ("/hubs/{hub}/events", "/hubs/{hub}/events/new", "/hubs/{hub}/updat
 ADMIN_PATHS = ("/admin/hubs/{hub}/lead", "/admin/chapters/uk", "/admin/chapters/new",
                "/admin/users/{user}", "/admin/users/{user}/grant",
                "/chapters/uk/updates/new")
+# Forms sent empty, for their error states: (who, path).
+EMPTY_FORMS = (("anyone", "/sign-up"), ("anyone", "/sign-in"), ("anyone", "/reset-password"),
+               ("lead", "/hubs/{hub}/events/new"), ("lead", "/hubs/{hub}/updates/new"),
+               ("lead", "/account/password"), ("lead", "/account/email"),
+               ("lead", "/hubs/register"), ("lead", "/events/{event}/attendees/message"),
+               ("admin", "/admin/chapters/new"), ("admin", "/admin/hubs/{hub}/lead"))
 # Each language is read by a lead whose account is in that language.
 LEADS = {"en": "lead.manchester@example.org", "zh_Hant_HK": "lead.london@example.org"}
 HTML_LANG = re.compile(rb"<html[^>]*\blang=\"([^\"]+)\"")
@@ -119,14 +125,30 @@ def visit(page, paths, ids) -> None:
         assert response is not None and response.status == 200, path
 
 
+def send_empty_forms(page, who: str, ids) -> None:
+    for form_owner, path in EMPTY_FORMS:
+        if form_owner != who:
+            continue
+        page.goto(path.format(**ids))
+        with page.expect_navigation():
+            page.locator("main form:not([role=search]) button[type=submit]").last.click()
+
+
 def test_every_page_the_browser_tests_load_is_valid_html(live_server, page_opener, tmp_path):
     jar = vnu_jar()
     for locale in LOCALES:
         for path in PUBLIC_PATHS:
             page_opener.open(path, locale, javascript=False)
         ids = demo_ids(live_server, LEADS[locale])
-        visit(sign_in(live_server, page_opener, LEADS[locale], locale), LEAD_PATHS, ids)
-        visit(sign_in(live_server, page_opener, "admin@example.org", locale), ADMIN_PATHS, ids)
+        send_empty_forms(page_opener.new_context(locale, javascript=False).new_page(),
+                         "anyone", ids)
+        lead = sign_in(live_server, page_opener, LEADS[locale], locale)
+        visit(lead, LEAD_PATHS, ids)
+        send_empty_forms(lead, "lead", ids)
+        admin = sign_in(live_server, page_opener, "admin@example.org", locale)
+        visit(admin, ADMIN_PATHS, ids)
+        send_empty_forms(admin, "admin", ids)
+    assert any(page.method == "POST" for page in live_server.html_pages)
     pages = list(live_server.html_pages)
     languages = {m.group(1).decode() for p in pages if (m := HTML_LANG.search(p.body))}
     assert {"en", "zh-Hant-HK"} <= languages, f"pages in both languages: {languages}"
