@@ -28,6 +28,8 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(sa.String(64))
     locale: Mapped[str] = mapped_column(sa.String(16), default="en", server_default="en")
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC", server_default="UTC")
+    # How English dates are written (en_GB, en_AU, en_CA, en_US); "" follows the browser.
+    date_format: Mapped[str] = mapped_column(sa.String(8), default="", server_default="")
     email_verified_at: Mapped[datetime | None]
     totp_secret: Mapped[str | None] = mapped_column(sa.String(255))
     # The last accepted TOTP time step, so a code cannot be replayed (R18).

@@ -55,6 +55,7 @@ def settings():
                 display_name=form.display_name.data,
                 locale=form.locale.data,
                 timezone=form.timezone.data,
+                date_format=form.date_format.data or "",
                 notify_events=form.notify_events.data,
                 notify_updates=form.notify_updates.data,
                 notify_reminders=form.notify_reminders.data,
