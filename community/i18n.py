@@ -281,6 +281,22 @@ def viewer_zone_differs(event) -> str | None:
     return viewer if here.utcoffset() != there.utcoffset() else None
 
 
+def fallback_note(text: Localized) -> str:
+    """The note under content shown in the other language, naming that language."""
+    from flask_babel import gettext as _
+
+    if text.locale == "zh_Hant_HK":
+        return _("Only available in Chinese")
+    return _("Only available in English")
+
+
+def join_list(items) -> str:
+    """Items joined as the page's language writes a list: "A, B" in English,
+    「A、B」 in Chinese (the enumeration comma, never an ASCII one)."""
+    separator = "、" if current_locale().startswith("zh") else ", "
+    return separator.join(str(item) for item in items)
+
+
 def language_name(tag: str) -> str:
     """A spoken-language tag (``yue``, ``en``, ``cmn``) named in the viewer's language."""
     from flask_babel import gettext as _
@@ -306,8 +322,13 @@ def rsvp_status_label(status) -> str:
 
 
 def init_app(app) -> None:
+    from community.audit import describe_detail
+    from community.auth.sessions import describe_device
+    from community.calendars import webcal_for
+
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.filters["language_name_filter"] = language_name
+    app.jinja_env.filters["join_list"] = join_list
     # Replacing Flask-Babel's filters: those write English the American way.
     app.jinja_env.filters["datetimeformat"] = datetime_filter
     app.jinja_env.filters["dateformat"] = date_filter
@@ -321,6 +342,10 @@ def init_app(app) -> None:
         zone_label=zone_label,
         viewer_zone_differs=viewer_zone_differs,
         rsvp_status_label=rsvp_status_label,
+        fallback_note=fallback_note,
+        describe_detail=describe_detail,
+        describe_device=describe_device,
+        webcal_for=webcal_for,
         language_name=language_name,
         render_markdown=_render_markdown,
     )

@@ -11,6 +11,7 @@ import time_machine
 from community.events.models import Tier
 from community.extensions import db
 from community.factories import make_event, make_hub, make_membership, make_rsvp, make_user
+from community.hubs.models import MemberRole
 from tests.conftest import csrf_token, login_as, sign_in
 
 HTML_LANG = re.compile(r'<html lang="([^"]+)">')
@@ -157,3 +158,158 @@ def test_the_accounts_date_format_beats_the_browser(app):
         "csrf_token": csrf_token(settings), "display_name": "Sam", "locale": "en",
         "date_format": "en_XX", "timezone": "Europe/London"})
     assert bad.status_code == 200 and "Choose one of the date formats in the list." in text_of(bad)
+
+
+# --- 10: copy that reads right ----------------------------------------------------
+
+def _lead_with_two_factor(hub, email, locale="en"):
+    import pyotp
+
+    lead = make_user(email, totp_secret=pyotp.random_base32(), locale=locale)
+    make_membership(lead, hub, MemberRole.LEAD)
+    return lead
+
+
+def test_cancelling_an_event_nobody_answered_does_not_say_emailing_0_people(app):
+    hub = make_hub(slug="quiet-hub")
+    lead = _lead_with_two_factor(hub, "quiet-lead@example.org")
+    event = make_event(hub, starts_at=datetime(2099, 5, 1, 10, tzinfo=UTC))
+    client = login_as(app.test_client(), lead)
+    page = client.get(f"/events/{event.public_id}/edit")
+    response = client.post(f"/events/{event.public_id}/cancel",
+                           data={"csrf_token": csrf_token(page), "message": "Rain."},
+                           follow_redirects=True)
+    body = text_of(response)
+    assert "0 people" not in body
+    assert "Nobody had answered it, so there was nobody to email." in body
+
+
+def test_chapter_page_shows_its_hubs_public_updates(app):
+    from community.factories import make_chapter, make_update
+    from community.hubs.models import HubVisibility
+    from community.updates.models import UpdateAudience
+
+    chapter = make_chapter("zz")
+    hub = make_hub(chapter, "zz-listed", name_en="Listed Crew")
+    hidden = make_hub(chapter, "zz-unlisted", visibility=HubVisibility.UNLISTED)
+    make_update(hub, title_en="Picnic photos are up")
+    make_update(hidden, title_en="SECRET unlisted news")
+    make_update(hub, title_en="MEMBERS-ONLY news", audience=UpdateAudience.MEMBERS)
+    body = text_of(app.test_client().get("/chapters/zz"))
+    assert "No updates yet" not in body
+    assert "Picnic photos are up" in body and "Listed Crew" in body
+    assert "SECRET" not in body and "MEMBERS-ONLY" not in body
+
+
+def test_chinese_lists_use_the_enumeration_comma(app):
+    event = make_event(make_hub(), languages="yue en")
+    body = text_of(app.test_client().get(f"/events/{event.public_id}",
+                                         headers={"Accept-Language": "zh-HK"}))
+    assert "粵語、英文" in body or "廣東話、英文" in body
+    english = text_of(app.test_client().get(f"/events/{event.public_id}",
+                                            headers={"Accept-Language": "en"}))
+    assert "Cantonese, English" in english
+
+
+def test_fallback_note_names_the_language_shown(app):
+    only_chinese = make_event(make_hub(), title_en="", title_zh="純中文活動")
+    only_english = make_event(make_hub(), title_en="English only event", title_zh="")
+    english_page = text_of(app.test_client().get(f"/events/{only_chinese.public_id}",
+                                                  headers={"Accept-Language": "en"}))
+    assert "Only available in Chinese" in english_page
+    chinese_page = text_of(app.test_client().get(f"/events/{only_english.public_id}",
+                                                  headers={"Accept-Language": "zh-HK"}))
+    assert "只有英文版本" in chinese_page and "只有另一種語言版本" not in chinese_page
+
+
+def test_audit_details_are_translated_on_chinese_pages(app):
+    from community import audit
+
+    hub = make_hub(slug="audit-words")
+    lead = _lead_with_two_factor(hub, "audit-lead@example.org", locale="zh_Hant_HK")
+    audit.record(lead, "attendees.view", "event", "some-event", hub=hub,
+                 detail="list=attendees count=0")
+    audit.record(lead, "hub.settings", hub=hub, target_type="hub", target_id=hub.slug,
+                 detail="name_zh; description_zh")
+    audit.record(lead, "hub.settings", hub=hub, target_type="hub", target_id=hub.slug,
+                 detail="join_policy: open -> approval")
+    db.session.flush()
+    client = login_as(app.test_client(), lead)
+    body = text_of(client.get("/hubs/audit-words/organise/audit"))
+    for raw in ("list=attendees", "count=0", "name_zh", "description_zh", "join_policy"):
+        assert raw not in body, raw
+    assert "出席者名單，0 人" in body
+    assert "改咗：" in body and "由開放改為需要批核" in body
+    lead.locale = "en"
+    db.session.flush()
+    english = text_of(client.get("/hubs/audit-words/organise/audit"))
+    assert "Attendee list, 0 people" in english
+
+
+def test_device_labels_are_translated(app):
+    from community.auth.models import UserSession
+
+    user = make_user("device@example.org", locale="zh_Hant_HK")
+    login_as(app.test_client(), user)  # the helper's session
+    db.session.add(UserSession(user=user, token_hash="x" * 64, device_label="Chrome on Linux",
+                               last_seen_at=datetime(2026, 1, 1, tzinfo=UTC)))
+    db.session.flush()
+    client = login_as(app.test_client(), user)
+    body = text_of(client.get("/account/security"))
+    assert "Linux 上面嘅 Chrome" in body and "Chrome on Linux" not in body
+
+
+# --- 3: no dead ends on the dashboard ---------------------------------------------
+
+def test_dashboard_links_events_and_hubs_and_offers_manage_links_to_organisers(app):
+    hub = make_hub(slug="dash-hub", name_en="Dash Hub")
+    other = make_hub(slug="dash-other", name_en="Other Hub")
+    organiser = make_user("dash-org@example.org")
+    make_membership(organiser, hub, MemberRole.ORGANISER)
+    make_membership(organiser, other)
+    event = make_event(hub, title_en="Dash picnic", starts_at=datetime(2099, 1, 1, tzinfo=UTC))
+    make_rsvp(event, organiser)
+    body = login_as(app.test_client(), organiser).get("/dashboard").get_data(as_text=True)
+    assert f'<a href="/events/{event.public_id}">Dash picnic</a>' in body
+    assert 'href="/hubs/dash-hub"' in body and 'href="/hubs/dash-other"' in body
+    assert 'href="/hubs/dash-hub/events"' in body
+    assert 'href="/hubs/dash-hub/organise/members"' in body
+    assert "/hubs/dash-other/organise" not in body  # a plain member there
+    assert 'href="/account/calendar"' in body
+
+
+# --- 2: visible ways to subscribe -------------------------------------------------
+
+def _main(response) -> str:
+    body = response.get_data(as_text=True)
+    return body.split('<main', 1)[1].split("</main>", 1)[0]
+
+
+def test_hub_and_chapter_pages_show_subscribe_links(app):
+    from community.factories import make_chapter
+    from community.hubs.models import HubVisibility
+
+    chapter = make_chapter("sb")
+    make_hub(chapter, "sub-hub")
+    hidden_hub = make_hub(chapter, "sub-hidden", visibility=HubVisibility.UNLISTED)
+    hub_main = _main(app.test_client().get("/hubs/sub-hub"))
+    assert 'href="webcal://harbour.test/hubs/sub-hub/events.ics"' in hub_main
+    assert 'href="/hubs/sub-hub/updates.atom"' in hub_main
+    assert "calendar app" in hub_main and "feed reader" in hub_main
+    chapter_main = _main(app.test_client().get("/chapters/sb"))
+    assert 'href="webcal://harbour.test/chapters/sb/events.ics"' in chapter_main
+    assert 'href="/chapters/sb/updates.atom"' in chapter_main
+    # An unlisted hub has no public feeds, so its members see no subscribe links.
+    member = make_user("hidden-member@example.org")
+    make_membership(member, hidden_hub)
+    hidden_main = _main(login_as(app.test_client(), member).get("/hubs/sub-hidden"))
+    assert "webcal://" not in hidden_main and ".atom" not in hidden_main
+
+
+def test_personal_calendar_offers_a_webcal_subscription(app):
+    user = make_user("cal@example.org")
+    client = login_as(app.test_client(), user)
+    page = client.get("/account/calendar")
+    body = client.post("/account/calendar", data={"csrf_token": csrf_token(page)}
+                       ).get_data(as_text=True)
+    assert re.search(r'href="webcal://harbour\.test/calendar/[^"]+\.ics"', body), body
