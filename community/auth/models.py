@@ -104,7 +104,8 @@ class UserSession(Base):
 
 
 class RecoveryCode(Base):
-    """A single-use 2FA recovery code, stored argon2id-hashed (R19)."""
+    """A single-use 2FA recovery code (R19): "sha256$<hex>" of an 80-bit code, or,
+    for codes issued before issue 15, the Argon2id hash of a 40-bit one."""
 
     __tablename__ = "recovery_codes"
 

@@ -313,3 +313,97 @@ def test_personal_calendar_offers_a_webcal_subscription(app):
     body = client.post("/account/calendar", data={"csrf_token": csrf_token(page)}
                        ).get_data(as_text=True)
     assert re.search(r'href="webcal://harbour\.test/calendar/[^"]+\.ics"', body), body
+
+
+# --- 9: turning on two-factor is quick, and safe to send twice --------------------
+
+def _setup_page(client):
+    page = client.get("/account/two-factor")
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>',
+                       page.get_data(as_text=True)).group(1)
+    return page, secret
+
+
+CODE = re.compile(r"<code>([a-z2-7]{4}(?:-[a-z2-7]{4}){3})</code>")
+
+
+def test_turning_on_two_factor_takes_under_a_second_at_production_argon2_cost(app):
+    import time
+
+    import pyotp
+
+    # The production cost, not the test suite's cheap one: the old page hashed ten
+    # recovery codes with it one by one (2-12 seconds).
+    app.config.update(ARGON2_TIME_COST=3, ARGON2_MEMORY_COST=65536, ARGON2_PARALLELISM=4)
+    try:
+        make_user("fast2fa@example.org")
+        client = app.test_client()
+        sign_in(client, "fast2fa@example.org")
+        page, secret = _setup_page(client)
+        started = time.perf_counter()
+        response = client.post("/account/two-factor", data={
+            "csrf_token": csrf_token(page), "code": pyotp.TOTP(secret).now()})
+        elapsed = time.perf_counter() - started
+    finally:
+        app.config.update(ARGON2_TIME_COST=1, ARGON2_MEMORY_COST=8, ARGON2_PARALLELISM=1)
+    codes = re.findall(r"<li><code>([^<]+)</code></li>", response.get_data(as_text=True))
+    assert len(codes) == 10 and len(set(codes)) == 10
+    assert elapsed < 1.0, f"{elapsed:.2f} s"
+
+
+def test_recovery_codes_carry_at_least_80_bits():
+    import math
+
+    from community.auth import totp
+
+    bits = totp.RECOVERY_CODE_LENGTH * math.log2(len(set(totp.RECOVERY_ALPHABET)))
+    assert bits >= 80
+
+
+def test_a_recovery_code_issued_before_still_works_once(app):
+    import pyotp
+
+    from community.auth.models import RecoveryCode
+    from community.auth.passwords import hash_password
+    from community.auth.totp import use_recovery_code
+
+    user = make_user("legacy@example.org", totp_secret=pyotp.random_base32())
+    user.recovery_codes.append(RecoveryCode(code_hash=hash_password("0a1b2c3d4e")))
+    db.session.flush()
+    assert use_recovery_code(user, "0A1B2-C3D4E") is True
+    assert use_recovery_code(user, "0a1b2-c3d4e") is False  # single use
+
+
+def test_sending_the_turn_on_form_twice_still_shows_working_codes(app):
+    import pyotp
+
+    from community.auth.totp import use_recovery_code
+
+    user = make_user("twice@example.org")
+    client = app.test_client()
+    sign_in(client, "twice@example.org")
+    page, secret = _setup_page(client)
+    data = {"csrf_token": csrf_token(page), "code": pyotp.TOTP(secret).now()}
+    # A double click: the second request leaves before the first answer arrives,
+    # so it carries the session cookie as it was before the first.
+    with client.session_transaction() as before:
+        cookie_state = dict(before)
+    first = client.post("/account/two-factor", data=data)
+    with client.session_transaction() as session:
+        session.clear()
+        session.update(cookie_state)
+    second = client.post("/account/two-factor", data=data)
+    assert second.status_code == 200
+    codes = CODE.findall(second.get_data(as_text=True))
+    assert len(codes) == 10, "the second answer must show codes, not a dead end"
+    assert "The form was sent twice" in text_of(second)
+    # The codes on the page the person sees last are the ones that work.
+    earlier = CODE.findall(first.get_data(as_text=True))
+    db.session.refresh(user)
+    assert use_recovery_code(user, codes[0]) is True
+    assert use_recovery_code(user, earlier[0]) is False
+    # Sending it again after the answer (the browser's "resend") shows codes too.
+    third = client.post("/account/two-factor", data=data)
+    assert len(CODE.findall(third.get_data(as_text=True))) == 10
+    # But a GET of the page later is the ordinary "two-factor is on" page.
+    assert not CODE.findall(client.get("/account/two-factor").get_data(as_text=True))
