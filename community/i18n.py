@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale, UnknownLocaleError
@@ -249,6 +249,18 @@ def format_event_time(event, date_format: str = "full") -> str:
     return format_in_zone(event.starts_at, event.timezone, date_format, with_zone=True)
 
 
+def format_day(value: date) -> str:
+    """A day as the reader's locale writes it ("30 March 2031", "March 30, 2031",
+    "2031年3月30日"): how a form hint gives an example that matches what the
+    browser's own date box shows, rather than the ISO form it sends."""
+    return format_date(value, "long", locale=format_locale())
+
+
+def format_clock(value: time) -> str:
+    """A time of day as the reader's locale writes it ("19:30", "7:30 PM")."""
+    return format_time(value, "short", locale=format_locale())
+
+
 def _viewer_zone() -> ZoneInfo:
     return ZoneInfo((select_timezone() if has_request_context() else None) or "UTC")
 
@@ -340,6 +352,10 @@ def init_app(app) -> None:
         format_event_time=format_event_time,
         format_in_zone=format_in_zone,
         zone_label=zone_label,
+        format_day=format_day,
+        format_clock=format_clock,
+        example_day=date(2031, 3, 30),
+        example_time=time(19, 30),
         viewer_zone_differs=viewer_zone_differs,
         rsvp_status_label=rsvp_status_label,
         fallback_note=fallback_note,

@@ -132,3 +132,68 @@ def test_the_focus_ring_has_3_to_1_contrast_wherever_the_keyboard_goes(new_conte
         assert ring["ratio"] >= 3, f"{label}: {ring}"
         seen += 1
     assert seen >= 10
+
+
+# --- the new-event form -----------------------------------------------------------
+
+def _lead_page(live_server, new_context, *, javascript=True):
+    email = "lead.london@example.org"
+    with live_server.app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email))
+        user.totp_secret = user.totp_secret or pyotp.random_base32()
+        user.totp_last_timecode = None
+        db.session.commit()
+        secret = user.totp_secret
+    page = new_context("en", javascript=javascript).new_page()
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto("/sign-in")
+    page.fill("#email", email)
+    page.fill("#password", live_server.password)
+    page.locator("main button[type=submit]").click()
+    page.fill("#code", pyotp.TOTP(secret).now())
+    page.locator("main button[type=submit]").click()
+    return page
+
+
+def test_the_new_event_form_is_short_and_its_hints_match_the_browser(live_server, new_context):
+    page = _lead_page(live_server, new_context)
+    assert page.goto("/hubs/london/events/new").status == 200
+    height = page.evaluate("() => document.documentElement.scrollHeight")
+    assert height <= 2300, f"{height} px tall"  # it was 4,636 px
+    # Repeat is one click from the dates, not at the very bottom.
+    repeat = page.locator("summary", has_text="Repeat")
+    place = page.locator("legend", has_text="Place")
+    assert repeat.bounding_box()["y"] < place.bounding_box()["y"]
+    # The browser (en-GB) shows dd/mm/yyyy and a 24-hour clock: the hints give
+    # a day and a time as written here, never the ISO form the browser sends.
+    date_hint = page.locator("#start_date-hint").inner_text()
+    time_hint = page.locator("#start_time-hint").inner_text()
+    assert "2031-03-30" not in date_hint and "30 March 2031" in date_hint
+    assert "19:30" in time_hint
+
+
+def test_the_folded_parts_of_the_form_work_without_javascript(live_server, new_context):
+    page = _lead_page(live_server, new_context, javascript=False)
+    assert page.goto("/hubs/london/events/new").status == 200
+    assert not page.locator("#repeat_count").is_visible()
+    page.locator("summary", has_text="Repeat").click()
+    assert page.locator("#repeat_count").is_visible()
+    page.fill("#title_en", "Folded form walk")
+    page.fill("#start_date", "2031-03-30")
+    page.fill("#start_time", "10:00")
+    page.fill("#end_date", "2031-03-30")
+    page.fill("#end_time", "12:00")
+    page.fill("#repeat_count", "2")
+    page.locator("main form button[type=submit]", has_text="Save as a draft").click()
+    assert "/edit" in page.url, page.url
+    # A field with an error inside a folded group opens its group.
+    page.goto("/hubs/london/events/new")
+    page.locator("summary", has_text="Who can come").click()
+    page.fill("#capacity", "-5")
+    page.fill("#title_en", "Bad capacity")
+    page.fill("#start_date", "2031-04-30")
+    page.fill("#start_time", "10:00")
+    page.fill("#end_date", "2031-04-30")
+    page.fill("#end_time", "12:00")
+    page.locator("main form button[type=submit]", has_text="Save as a draft").click()
+    assert page.locator("#capacity").is_visible()
