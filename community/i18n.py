@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -148,9 +150,28 @@ def english_region_for_tag(tag: str) -> str | None:
     return candidate if candidate in ENGLISH_REGIONS else None
 
 
+_FORCED_REGION: ContextVar[str | None] = ContextVar("forced_english_region", default=None)
+
+
+@contextmanager
+def english_region_of(date_format: str | None):
+    """Write English dates for someone other than the viewer (an email's
+    recipient): their ``date_format``, or British English when they chose none."""
+    token = _FORCED_REGION.set(date_format if date_format in ENGLISH_REGIONS
+                               else DEFAULT_ENGLISH_REGION)
+    try:
+        yield
+    finally:
+        _FORCED_REGION.reset(token)
+
+
 def english_region() -> str:
     """The account's date format when it chose one, else the first English
-    Accept-Language tag naming a region we know, else British English."""
+    Accept-Language tag naming a region we know, else British English. While
+    an email is rendered, the recipient's (``english_region_of``)."""
+    forced = _FORCED_REGION.get()
+    if forced:
+        return forced
     if has_request_context():
         if current_user and current_user.is_authenticated:
             chosen = getattr(current_user, "date_format", None)

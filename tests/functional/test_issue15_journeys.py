@@ -407,3 +407,26 @@ def test_sending_the_turn_on_form_twice_still_shows_working_codes(app):
     assert len(CODE.findall(third.get_data(as_text=True))) == 10
     # But a GET of the page later is the ordinary "two-factor is on" page.
     assert not CODE.findall(client.get("/account/two-factor").get_data(as_text=True))
+
+
+def test_emails_write_dates_the_recipients_way_not_the_senders(app):
+    from tests.conftest import outbox
+
+    hub = make_hub(slug="mail-dates", timezone="Europe/London")
+    lead = _lead_with_two_factor(hub, "mail-lead@example.org")
+    american = make_user("mail-us@example.org", date_format="en_US")
+    briton = make_user("mail-gb@example.org")
+    event = make_event(hub, starts_at=datetime(2099, 12, 9, 18, 0, tzinfo=UTC))
+    make_rsvp(event, american)
+    make_rsvp(event, briton)
+    client = login_as(app.test_client(), lead)
+    page = client.get(f"/events/{event.public_id}/edit",
+                      headers={"Accept-Language": "en-AU"})  # the sender's own region
+    client.post(f"/events/{event.public_id}/cancel",
+                data={"csrf_token": csrf_token(page), "message": "Storm."},
+                headers={"Accept-Language": "en-AU"})
+    [to_american] = outbox("mail-us@example.org")
+    [to_briton] = outbox("mail-gb@example.org")
+    assert "December 9, 2099" in to_american.body_text
+    assert "9 December 2099" in to_briton.body_text
+    assert " pm" not in to_briton.body_text and " pm" not in to_american.body_text
