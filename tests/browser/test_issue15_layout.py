@@ -44,20 +44,22 @@ def page_width(page) -> int:
     return page.evaluate("() => document.documentElement.scrollWidth")
 
 
+@pytest.mark.parametrize("viewport", [PHONE, {"width": 1280, "height": 900}],
+                         ids=["390px", "1280px"])
 @pytest.mark.parametrize("locale", ["en", "zh_Hant_HK"])
-def test_long_words_do_not_widen_pages_on_a_phone(long_content, new_context, locale):
+def test_long_words_do_not_widen_pages(long_content, new_context, locale, viewport):
     page = new_context(locale).new_page()
-    page.set_viewport_size(PHONE)
-    paths = ["/", "/hubs", "/hubs/long-words", "/chapters/lw",
+    page.set_viewport_size(viewport)
+    paths = ["/", "/events", "/hubs", "/hubs/long-words", "/chapters/lw",
              f"/events/{long_content['event']}", f"/updates/{long_content['update']}"]
     wide = {}
     for path in paths:
         response = page.goto(path)
         assert response is not None and response.status == 200, path
         width = page_width(page)
-        if width > PHONE["width"]:
+        if width > viewport["width"]:
             wide[path] = width
-    assert wide == {}, f"pages wider than {PHONE['width']} px: {wide}"
+    assert wide == {}, f"pages wider than {viewport['width']} px: {wide}"
 
 
 def _admin_page(live_server, new_context):
@@ -78,13 +80,16 @@ def _admin_page(live_server, new_context):
     return page
 
 
-def test_the_admin_chart_fits_a_phone(live_server, new_context):
+def test_the_admin_chart_and_tables_fit_a_phone(live_server, long_content, new_context):
     page = _admin_page(live_server, new_context)
     page.set_viewport_size(PHONE)
     assert page.goto("/admin/").status == 200
     assert page_width(page) <= PHONE["width"]
     chart = page.locator("main img").first.bounding_box()
     assert chart["width"] <= PHONE["width"]
+    for path in ("/admin/hubs", "/admin/chapters", "/admin/audit"):
+        assert page.goto(path).status == 200
+        assert page_width(page) <= PHONE["width"], path
 
 
 # --- the focus ring ---------------------------------------------------------------
