@@ -8,6 +8,7 @@ entry holds who, what, which record and when — never an IP address (R37).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from flask_babel import lazy_gettext as _l
@@ -16,7 +17,7 @@ from community.audit_models import AuditEntry
 from community.extensions import db
 from community.logs import security_event
 
-__all__ = ["ACTION_LABELS", "describe", "escape_detail", "record"]
+__all__ = ["ACTION_LABELS", "describe", "describe_detail", "escape_detail", "record"]
 
 # The column sizes of AuditEntry.
 ACTION_MAX_LENGTH = 64
@@ -150,3 +151,115 @@ def record(actor, action: str, target_type: str, target_id: str, *, hub=None, ch
     security_event(entry.action, actor=getattr(actor, "public_id", None) or actor_pseudonym,
                    target_type=entry.target_type, target_id=entry.target_id)
     return entry
+
+
+# --- details, as the audit page says them (issue 15: no machine text on the page) --
+
+_COUNT = re.compile(r"^(?:list=(attendees|checkin) )?count=(\d+)$")
+_MESSAGE = re.compile(r"^group=(\w+) recipients=(\d+)$")
+_SESSIONS = re.compile(r"^sessions=(\d+)$")
+_CHANGE = re.compile(r"^(\w+): (.*) -> (.*)$")
+_STATUS_CHANGE = re.compile(r"^(\w+) ?-> ?(\w+)$")
+_FIELD = re.compile(r"^[a-z][a-z_]*[a-z]$")
+
+
+def _field_labels() -> dict[str, str]:
+    """Each changed column's label as its form shows it."""
+    from community.events.manage.forms import EventForm
+    from community.hubs.settings.forms import HubSettingsForm
+
+    labels: dict[str, str] = {}
+    for form in (EventForm, HubSettingsForm):
+        for name in dir(form):
+            unbound = getattr(form, name, None)
+            args = getattr(unbound, "args", None)
+            if hasattr(unbound, "field_class") and args:
+                labels[name] = str(args[0])
+    labels.update({
+        "starts_at": str(_l("Start")), "ends_at": str(_l("End")),
+        "location_visibility": str(_l("Who sees the place")),
+        "online_visibility": str(_l("Who sees the online link")),
+        "location_reveal_at": labels.get("reveal_hours", "reveal_hours"),
+        "default_timezone": str(_l("Time zone")),
+    })
+    return labels
+
+
+def _value_label(value: str) -> str:
+    from community.hubs.organise.forms import role_label
+    from community.i18n import rsvp_status_label
+
+    words = {"True": _l("on"), "False": _l("off"), "pending": _l("waiting"),
+             "active": _l("active"), "public": _l("public"), "members": _l("members"),
+             "attendees": _l("confirmed attendees"), "unlisted": _l("unlisted"),
+             "listed": _l("listed"), "open": _l("open"), "approval": _l("approval"),
+             "invite": _l("invitation only"), "hidden": _l("hidden"),
+             "exact": _l("exact"), "range": _l("approximate")}
+    if value in ("going", "waitlisted", "declined"):
+        return rsvp_status_label(value)
+    if value in ("member", "organiser", "lead"):
+        return str(role_label(value))
+    return str(words.get(value, value))
+
+
+def describe_detail(action: str, detail: str) -> str:
+    """An entry's detail in the current language where Harbour wrote it
+    (counts, changed settings, status changes); people's own words (reasons)
+    and values typed into forms are shown as written."""
+    from flask_babel import gettext as _
+    from flask_babel import ngettext
+
+    from community.i18n import join_list
+
+    detail = detail or ""
+    if match := _COUNT.match(detail):
+        kind, num = match.group(1), int(match.group(2))
+        if kind == "checkin":
+            return ngettext("Check-in list, %(num)d person", "Check-in list, %(num)d people", num)
+        if kind == "attendees":
+            return ngettext("Attendee list, %(num)d person", "Attendee list, %(num)d people", num)
+        return ngettext("%(num)d person", "%(num)d people", num)
+    if match := _MESSAGE.match(detail):
+        return ngettext("To %(group)s: %(num)d person", "To %(group)s: %(num)d people",
+                        int(match.group(2)), group=_value_label(match.group(1)))
+    if match := _SESSIONS.match(detail):
+        return ngettext("%(num)d session signed out", "%(num)d sessions signed out",
+                        int(match.group(1)))
+    if action == "update.create" and detail in ("published", "draft"):
+        return _("Published") if detail == "published" else _("Draft")
+    if action in ("rsvp.confirm", "rsvp.waitlist", "rsvp.decline", "member.role") and (
+            match := _STATUS_CHANGE.match(detail)):
+        return _("%(before)s to %(after)s", before=_value_label(match.group(1)),
+                 after=_value_label(match.group(2)))
+    if action == "hub.approve" and detail.startswith("pending -> active"):
+        if "proposer made lead" in detail:
+            return _("Approved; the person who proposed it is now its lead")
+        return _("Approved")
+    if action == "member.remove" and detail.startswith("role="):
+        return _("Role was: %(role)s", role=_value_label(detail[5:]))
+    if action == "member.notes" and detail == "cleared":
+        return _("Notes cleared")
+    if action in ("event.edit", "hub.settings", "hub.high_risk_on", "hub.high_risk_off",
+                  "admin.chapter_edit"):
+        labels = _field_labels()
+        text = detail.removeprefix("changed: ")
+        parts = [part.strip() for part in re.split(r"; |, ", text) if part.strip()]
+        shown = []
+        for part in parts:
+            if match := _CHANGE.match(part):
+                name, before, after = match.groups()
+                if name not in labels:
+                    return detail
+                if action == "admin.chapter_edit":
+                    shown.append(_("%(field)s: %(before)s to %(after)s", field=labels[name],
+                                   before=before, after=after))
+                else:
+                    shown.append(_("%(field)s: %(before)s to %(after)s", field=labels[name],
+                                   before=_value_label(before), after=_value_label(after)))
+            elif _FIELD.match(part) and part in labels:
+                shown.append(labels[part])
+            else:
+                return detail
+        if shown:
+            return _("Changed: %(fields)s", fields=join_list(shown))
+    return detail

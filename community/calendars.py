@@ -33,10 +33,15 @@ def sequence_of(event) -> int:
 def webcal_url(event) -> str:
     """The event's .ics as a webcal:// link for web and desktop calendars, built
     from BASE_URL (never from the request's Host)."""
+    return webcal_for("events.calendar", public_id=event.public_id)
+
+
+def webcal_for(endpoint: str, **values) -> str:
+    """Any calendar of ours (a hub's, a chapter's) as a webcal:// subscription link."""
     from flask import current_app, url_for
 
     base = current_app.config["BASE_URL"].rstrip("/").split("://", 1)[-1]
-    return f"webcal://{base}{url_for('events.calendar', public_id=event.public_id)}"
+    return f"webcal://{base}{url_for(endpoint, **values)}"
 
 
 def add_event(calendar: Calendar, event, *, location: str | None,

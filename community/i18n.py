@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime, format_time
 from babel.dates import get_timezone as get_babel_timezone
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -130,6 +132,95 @@ def current_locale() -> str:
     return str(get_locale() or "en")
 
 
+# English dates and times follow the reader's region (defect 5 of issue 15):
+# "9 December 2026, 18:00" in Britain, "December 9, 2026, 6:00 PM" in the US.
+ENGLISH_REGIONS = ("en_GB", "en_AU", "en_CA", "en_US")
+DEFAULT_ENGLISH_REGION = "en_GB"
+
+
+def english_region_for_tag(tag: str) -> str | None:
+    """``en-US`` is en_US; a region we do not format for (or none) is None."""
+    try:
+        parsed = Locale.parse(tag.replace("_", "-"), sep="-")
+    except (UnknownLocaleError, ValueError, TypeError):
+        return None
+    if parsed.language != "en" or not parsed.territory:
+        return None
+    candidate = f"en_{parsed.territory}"
+    return candidate if candidate in ENGLISH_REGIONS else None
+
+
+_FORCED_REGION: ContextVar[str | None] = ContextVar("forced_english_region", default=None)
+
+
+@contextmanager
+def english_region_of(date_format: str | None):
+    """Write English dates for someone other than the viewer (an email's
+    recipient): their ``date_format``, or British English when they chose none."""
+    token = _FORCED_REGION.set(date_format if date_format in ENGLISH_REGIONS
+                               else DEFAULT_ENGLISH_REGION)
+    try:
+        yield
+    finally:
+        _FORCED_REGION.reset(token)
+
+
+def english_region() -> str:
+    """The account's date format when it chose one, else the first English
+    Accept-Language tag naming a region we know, else British English. While
+    an email is rendered, the recipient's (``english_region_of``)."""
+    forced = _FORCED_REGION.get()
+    if forced:
+        return forced
+    if has_request_context():
+        if current_user and current_user.is_authenticated:
+            chosen = getattr(current_user, "date_format", None)
+            if chosen in ENGLISH_REGIONS:
+                return chosen
+        for tag, _quality in request.accept_languages:
+            if not tag.lower().startswith("en"):
+                continue
+            region = english_region_for_tag(tag)
+            if region:
+                return region
+    return DEFAULT_ENGLISH_REGION
+
+
+def format_locale() -> Locale:
+    """The Babel locale dates and times are written in: the page's language,
+    and for English the reader's region."""
+    locale = current_locale()
+    if locale == "en":
+        return Locale.parse(english_region())
+    return Locale.parse(locale)
+
+
+# Abbreviations a reader cannot mistake for another zone. "CST" (China or
+# Central US), "IST" (India, Ireland, Israel) and "AST" (Arabia, Atlantic) are
+# not here, nor the "+08" tzdata writes for zones without one: those become "GMT+8".
+UNAMBIGUOUS_ABBREVIATIONS = frozenset({
+    "UTC", "GMT", "BST", "HKT", "JST", "KST", "NZST", "NZDT", "AEST", "AEDT", "ACST",
+    "ACDT", "AWST", "CET", "CEST", "EET", "EEST", "WET", "WEST", "EST", "EDT", "PST",
+    "PDT", "MST", "MDT", "AKST", "AKDT", "HST", "NST", "NDT", "SAST",
+})
+
+
+def zone_label(value: datetime, zone: str) -> str:
+    """A short name for ``zone`` at ``value`` that means one zone only:
+    its abbreviation when unambiguous (HKT, BST), else its offset (GMT+8)."""
+    local = value.astimezone(ZoneInfo(zone))
+    abbreviation = local.strftime("%Z")
+    if abbreviation in UNAMBIGUOUS_ABBREVIATIONS:
+        return abbreviation
+    offset = local.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    if minutes == 0:
+        return "GMT"
+    sign = "+" if minutes > 0 else "-"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"GMT{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+
 def html_lang(locale: str | None = None) -> str:
     return HTML_LANG.get(locale or current_locale(), "en")
 
@@ -161,21 +252,56 @@ def localized(obj, field: str, locale: str | None = None) -> Localized:
     return Localized("", wanted, False)
 
 
-def format_in_zone(value: datetime, zone: str, date_format: str = "full") -> str:
-    """An aware datetime as the viewer's locale writes a date and a short time, in ``zone``."""
-    locale = Locale.parse(current_locale())
+def format_in_zone(value: datetime, zone: str, date_format: str = "full", *,
+                   with_zone: bool = False) -> str:
+    """An aware datetime as the viewer's locale writes a date and a short time, in
+    ``zone``; ``with_zone`` adds the zone's name (``zone_label``)."""
+    locale = format_locale()
     local = value.astimezone(ZoneInfo(zone))
     date_text = format_date(local.date(), date_format, locale=locale)
     time_text = format_time(local, "short", tzinfo=ZoneInfo(zone), locale=locale)
     pattern = locale.datetime_formats.get("medium", "{1} {0}")
-    return str(pattern).format(time_text, date_text)
+    text = str(pattern).format(time_text, date_text)
+    return f"{text} {zone_label(value, zone)}" if with_zone else text
 
 
 def format_event_time(event, date_format: str = "full") -> str:
-    """An event's start in the event's own time zone, with the zone's abbreviation."""
-    text = format_in_zone(event.starts_at, event.timezone, date_format)
-    zone_abbr = event.starts_at.astimezone(ZoneInfo(event.timezone)).strftime("%Z")
-    return f"{text} {zone_abbr}"
+    """An event's start in the event's own time zone, with the zone's name."""
+    return format_in_zone(event.starts_at, event.timezone, date_format, with_zone=True)
+
+
+def format_day(value: date) -> str:
+    """A day as the reader's locale writes it ("30 March 2031", "March 30, 2031",
+    "2031年3月30日"): how a form hint gives an example that matches what the
+    browser's own date box shows, rather than the ISO form it sends."""
+    return format_date(value, "long", locale=format_locale())
+
+
+def format_clock(value: time) -> str:
+    """A time of day as the reader's locale writes it ("19:30", "7:30 PM")."""
+    return format_time(value, "short", locale=format_locale())
+
+
+def _viewer_zone() -> ZoneInfo:
+    return ZoneInfo((select_timezone() if has_request_context() else None) or "UTC")
+
+
+def datetime_filter(value: datetime | None, date_format: str = "medium") -> str:
+    """``|datetimeformat``: a moment in the viewer's zone and the reader's region."""
+    if value is None:
+        return ""
+    zone = _viewer_zone()
+    return format_datetime(value, date_format, tzinfo=zone, locale=format_locale())
+
+
+def date_filter(value, date_format: str = "medium") -> str:
+    """``|dateformat``: a day (or a moment's day in the viewer's zone) in the reader's region."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=ZoneInfo("UTC"))
+        value = aware.astimezone(_viewer_zone()).date()
+    return format_date(value, date_format, locale=format_locale())
 
 
 def viewer_zone_differs(event) -> str | None:
@@ -186,6 +312,22 @@ def viewer_zone_differs(event) -> str | None:
     here = event.starts_at.astimezone(ZoneInfo(viewer))
     there = event.starts_at.astimezone(ZoneInfo(event.timezone))
     return viewer if here.utcoffset() != there.utcoffset() else None
+
+
+def fallback_note(text: Localized) -> str:
+    """The note under content shown in the other language, naming that language."""
+    from flask_babel import gettext as _
+
+    if text.locale == "zh_Hant_HK":
+        return _("Only available in Chinese")
+    return _("Only available in English")
+
+
+def join_list(items) -> str:
+    """Items joined as the page's language writes a list: "A, B" in English,
+    「A、B」 in Chinese (the enumeration comma, never an ASCII one)."""
+    separator = "、" if current_locale().startswith("zh") else ", "
+    return separator.join(str(item) for item in items)
 
 
 def language_name(tag: str) -> str:
@@ -222,9 +364,17 @@ def html_datetime(value: datetime) -> str:
 
 
 def init_app(app) -> None:
+    from community.audit import describe_detail
+    from community.auth.sessions import describe_device
+    from community.calendars import webcal_for
+
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.filters["language_name_filter"] = language_name
     app.jinja_env.filters["html_datetime"] = html_datetime
+    app.jinja_env.filters["join_list"] = join_list
+    # Replacing Flask-Babel's filters: those write English the American way.
+    app.jinja_env.filters["datetimeformat"] = datetime_filter
+    app.jinja_env.filters["dateformat"] = date_filter
     app.jinja_env.globals.update(
         localized=localized,
         html_lang=html_lang,
@@ -232,8 +382,17 @@ def init_app(app) -> None:
         native_names=NATIVE_NAMES,
         format_event_time=format_event_time,
         format_in_zone=format_in_zone,
+        zone_label=zone_label,
+        format_day=format_day,
+        format_clock=format_clock,
+        example_day=date(2031, 3, 30),
+        example_time=time(19, 30),
         viewer_zone_differs=viewer_zone_differs,
         rsvp_status_label=rsvp_status_label,
+        fallback_note=fallback_note,
+        describe_detail=describe_detail,
+        describe_device=describe_device,
+        webcal_for=webcal_for,
         language_name=language_name,
         render_markdown=_render_markdown,
     )

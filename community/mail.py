@@ -31,8 +31,10 @@ import sqlalchemy as sa
 from flask import Flask, current_app, render_template
 from flask_babel import force_locale
 
+from community.auth.models import User
 from community.database import utcnow
 from community.extensions import db
+from community.i18n import english_region_of
 from community.outbox_models import OutboxEmail, OutboxStatus
 from community.transaction import immediate
 
@@ -164,7 +166,10 @@ def queue_templated_email(
     config = current_app.config
     # Links come from the configuration, never from the request's Host (R29).
     context.update(base_url=config["BASE_URL"].rstrip("/"), site_name=config["SITE_NAME"])
-    with force_locale(locale):
+    # Dates in the recipient's English (their account's choice), never the
+    # acting person's browser region.
+    recipient = db.session.get(User, user_id) if user_id is not None else None
+    with force_locale(locale), english_region_of(getattr(recipient, "date_format", None)):
         subject = _clean_header(render_template(f"email/{template}.subject.txt", **context))
         body_text = render_template(f"email/{template}.txt", subject=subject, **context)
         body_html = render_template(f"email/{template}.html", subject=subject, **context)

@@ -88,6 +88,14 @@ def listed_hub_clause():
     return (Hub.status == HubStatus.ACTIVE) & (Hub.visibility == HubVisibility.LISTED)
 
 
+def runs_hub(membership: Membership | None) -> bool:
+    """An organiser or lead of an active hub by their own membership: what
+    MANAGE_MEMBERS grants by role (chapter staff have it by oversight)."""
+    return (membership is not None and membership.status is MembershipStatus.ACTIVE
+            and membership.role in (MemberRole.ORGANISER, MemberRole.LEAD)
+            and membership.hub.status is HubStatus.ACTIVE)
+
+
 def hub_can(user, action: HubAction, hub: Hub, membership: Membership | None = None) -> bool:
     """Whether ``user`` (anonymous allowed) may do ``action`` to ``hub``.
 

@@ -41,6 +41,7 @@ from community.hubs.models import (
     Membership,
     MembershipStatus,
 )
+from community.i18n import join_list
 from community.mail import InvalidRecipient, queue_templated_email
 from community.pagination import Page, count_of, paginate
 from community.security import csv_cell
@@ -148,7 +149,7 @@ def rsvp_chart_svg(data: list[tuple[date, int]]) -> bytes:
     title = ET.SubElement(svg, "title", {"id": "chart-title"})
     title.text = _("RSVPs per month over the last 12 months")
     desc = ET.SubElement(svg, "desc", {"id": "chart-desc"})
-    desc.text = ", ".join(
+    desc.text = join_list(
         _("%(month)s: %(count)s", month=month_label(m), count=n) for m, n in data)
     axis = ET.SubElement(svg, "line", {
         "x1": str(left), "y1": str(top + plot_height), "x2": str(width),

@@ -28,6 +28,8 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(sa.String(64))
     locale: Mapped[str] = mapped_column(sa.String(16), default="en", server_default="en")
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC", server_default="UTC")
+    # How English dates are written (en_GB, en_AU, en_CA, en_US); "" follows the browser.
+    date_format: Mapped[str] = mapped_column(sa.String(8), default="", server_default="")
     email_verified_at: Mapped[datetime | None]
     totp_secret: Mapped[str | None] = mapped_column(sa.String(255))
     # The last accepted TOTP time step, so a code cannot be replayed (R18).
@@ -102,7 +104,8 @@ class UserSession(Base):
 
 
 class RecoveryCode(Base):
-    """A single-use 2FA recovery code, stored argon2id-hashed (R19)."""
+    """A single-use 2FA recovery code (R19): "sha256$<hex>" of an 80-bit code, or,
+    for codes issued before issue 15, the Argon2id hash of a 40-bit one."""
 
     __tablename__ = "recovery_codes"
 

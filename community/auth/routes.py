@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 from flask import (
@@ -36,6 +37,10 @@ bp = Blueprint("auth", __name__)
 
 PENDING_2FA = "pending_2fa"
 PENDING_TOTP = "pending_totp_secret"
+# Set when two-factor is turned on: the secret's fingerprint and when, so that
+# the same form sent again within REPEAT_WINDOW seconds shows codes (issue 15).
+JUST_ENABLED = "totp_just_enabled"
+REPEAT_WINDOW = 600
 RESET_TOKEN = "reset_token"  # noqa: S105 (a session key name, not a secret)
 PENDING_LIFETIME = timedelta(minutes=5)
 EMAIL_LIMIT = "5 per hour;20 per day"
@@ -352,28 +357,51 @@ def confirm_email_change(token: str):
     return render_template("auth/confirm_email_change.html", form=form)
 
 
+def _fingerprint(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()[:32]
+
+
+def _same_enabling_form(enabled_secret: str | None) -> bool:
+    """Whether this POST is the turn-on form sent again (a double click, or the
+    browser's "send again") for the secret just turned on: sent before the first
+    answer arrived it still carries the pending secret; after, the marker."""
+    if not enabled_secret:
+        return False
+    if session.get(PENDING_TOTP) == enabled_secret:
+        return True
+    marker = session.get(JUST_ENABLED)
+    if not isinstance(marker, dict) or marker.get("fp") != _fingerprint(enabled_secret):
+        return False
+    at = marker.get("at")
+    return isinstance(at, int | float) and 0 <= utcnow().timestamp() - at < REPEAT_WINDOW
+
+
 @bp.route("/account/two-factor", methods=["GET", "POST"])
 @login_required
 def two_factor():
-    if current_user.totp_secret:
+    repeat = request.method == "POST" and _same_enabling_form(current_user.totp_secret)
+    if current_user.totp_secret and not repeat:
         return render_template("auth/two_factor_on.html", form=forms.DisableTwoFactorForm(),
                                action=forms.ActionForm(),
                                recovery_left=totp.remaining_recovery_codes(current_user))
-    secret = session.get(PENDING_TOTP)
+    secret = current_user.totp_secret if repeat else session.get(PENDING_TOTP)
     if not isinstance(secret, str) or request.method == "GET" and request.args.get("new"):
         secret = totp.new_secret()
         session[PENDING_TOTP] = secret
     form = forms.CodeForm()
     if form.validate_on_submit():
         try:
-            codes = services.enable_two_factor(current_user, secret, form.code.data)
+            codes, repeated = services.enable_two_factor(
+                current_user._get_current_object(), secret, form.code.data)
         except services.AuthError as error:
             show_on_form(form, error)
         else:
             session.pop(PENDING_TOTP, None)
+            session[JUST_ENABLED] = {"fp": _fingerprint(secret), "at": utcnow().timestamp()}
             sessions.mark_reauthenticated()
-            flash(_("Two-factor authentication is on."), "success")
-            return render_template("auth/recovery_codes.html", codes=codes,
+            if not repeated:
+                flash(_("Two-factor authentication is on."), "success")
+            return render_template("auth/recovery_codes.html", codes=codes, repeated=repeated,
                                    next=_next_url(request.args.get("next")))
     uri = totp.provisioning_uri(secret, current_user.email, current_app.config["SITE_NAME"])
     return render_template("auth/two_factor_setup.html", form=form, secret=secret,

@@ -210,15 +210,24 @@ def confirm_email_change(token: str) -> User:
     return user
 
 
-def enable_two_factor(user: User, secret: str, code: str) -> list[str]:
-    """Turn on TOTP once a code from the new secret checks out; returns recovery codes."""
+def enable_two_factor(user: User, secret: str, code: str) -> tuple[list[str], bool]:
+    """Turn on TOTP once a code from the new secret checks out; returns the new
+    recovery codes and whether this was the same form sent again.
+
+    The user's row is locked first, so two submissions of one form run one after
+    the other; the second finds this secret already on and issues fresh codes
+    in place of the first set, which its page may never have shown (issue 15).
+    """
+    db.session.refresh(user, with_for_update=True)
+    if user.totp_secret is not None and user.totp_secret == secret:
+        return totp.new_recovery_codes(user), True
     step = totp.matching_timecode(secret, code)
     if step is None:
         raise AuthError(_("That code did not match. Check the time on your phone and "
                           "enter the newest code."), field="code")
     user.totp_secret = secret
     user.totp_last_timecode = step
-    return totp.new_recovery_codes(user)
+    return totp.new_recovery_codes(user), False
 
 
 def disable_two_factor(user: User, password: str) -> None:

@@ -45,6 +45,16 @@ def device_label(user_agent: str | None) -> str:
     return f"{browser} on {system}" if system else browser
 
 
+def describe_device(label: str) -> str:
+    """A stored ``device_label`` ("Chrome on Linux", kept in English) in the
+    viewer's language; a label we did not write is shown as it is."""
+    from flask_babel import gettext as _
+
+    browser, _sep, system = (label or "").partition(" on ")
+    shown = _("Browser") if browser == "Browser" else browser
+    return _("%(browser)s on %(system)s", browser=shown, system=system) if system else shown
+
+
 def is_staff(user: User) -> bool:
     """Site admins, coordinators, and organisers or leads of any hub."""
     from community.hubs.models import ChapterRole, MemberRole, Membership, MembershipStatus

@@ -105,7 +105,12 @@ def tier_allows(tier: Tier, event: Event, viewer: Viewer, now: datetime | None =
         return True
     if event.location_reveal_at is not None and (now or utcnow()) < event.location_reveal_at:
         return False
-    if tier is Tier.PUBLIC:
+    return tier_reaches(tier, viewer)
+
+
+def tier_reaches(tier: Tier, viewer: Viewer) -> bool:
+    """Whether this viewer is among the people a tier names, whatever the time."""
+    if viewer.organiser or tier is Tier.PUBLIC:
         return True
     if tier is Tier.MEMBERS:
         return viewer.active_member or viewer.confirmed
@@ -300,6 +305,9 @@ class Location:
     online_url: str = ""
     hidden: bool = False          # something exists that this viewer may not see yet
     reveal_at: datetime | None = None
+    # The narrowest tier of what is hidden that this viewer is not in (they will
+    # not see it on reveal_at either); None when time alone hides it.
+    shared_with: Tier | None = None
 
     @property
     def calendar_text(self) -> str | None:
@@ -310,16 +318,23 @@ def location_for(event: Event, viewer: Viewer, now: datetime | None = None) -> L
     """The venue, address and online link this viewer may see (R3)."""
     place = Location()
     has_place = bool(event.venue or event.address)
+    out_of_reach: list[Tier] = []
     if has_place:
         if tier_allows(event.location_visibility, event, viewer, now):
             place.venue, place.address = event.venue, event.address
         else:
             place.hidden = True
+            if not tier_reaches(event.location_visibility, viewer):
+                out_of_reach.append(event.location_visibility)
     if event.online_url:
         if tier_allows(event.online_visibility, event, viewer, now):
             place.online_url = event.online_url
         else:
             place.hidden = True
+            if not tier_reaches(event.online_visibility, viewer):
+                out_of_reach.append(event.online_visibility)
+    if out_of_reach:
+        place.shared_with = Tier.ATTENDEES if Tier.ATTENDEES in out_of_reach else Tier.MEMBERS
     if place.hidden and event.location_reveal_at and (now or utcnow()) < event.location_reveal_at:
         place.reveal_at = event.location_reveal_at
     return place

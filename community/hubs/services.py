@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from community.auth.models import User
@@ -80,9 +80,17 @@ def chapter_events(chapter: Chapter, limit: int = 10) -> list[Event]:
 
 
 def chapter_updates(chapter: Chapter, limit: int = 10) -> list[Update]:
+    """Public updates of the chapter and of its listed hubs (as its feed has them):
+    the chapter's pinned ones first, then newest first."""
+    own_pinned = and_(Update.chapter_id == chapter.id, Update.pinned.is_(True))
     return list(db.session.scalars(
-        select(Update).where(Update.chapter_id == chapter.id, public_update_clause())
-        .order_by(Update.pinned.desc(), Update.published_at.desc()).limit(limit)
+        select(Update).outerjoin(Hub, Update.hub_id == Hub.id)
+        .options(joinedload(Update.hub))
+        .where(public_update_clause(), Update.published_at.is_not(None),
+               or_(Update.chapter_id == chapter.id,
+                   listed_hub_clause() & (Hub.chapter_id == chapter.id)))
+        .order_by(case((own_pinned, 0), else_=1), Update.published_at.desc(), Update.id.desc())
+        .limit(limit)
     ))
 
 

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, SecurityError
 
-from community.i18n import LANGUAGE_COOKIE, supported_locale
+from community.i18n import LANGUAGE_COOKIE, NATIVE_NAMES, supported_locale
 from community.main import services
 from community.main.forms import LanguageForm
+from community.members.services import set_language as set_account_language
 from community.permissions import decide_indexing
 from community.security import is_safe_redirect
 
@@ -35,6 +47,12 @@ def set_language():
     if locale is None:
         abort(400, description=_("That language is not available."))
     target = form.next.data if is_safe_redirect(form.next.data) else url_for("main.home")
+    if current_user.is_authenticated and set_account_language(current_user, locale):
+        # Said in the language just chosen, which the next page uses.
+        with force_locale(locale):
+            flash(_("Your account's language is now %(language)s. Emails will "
+                    "come in it too; you can change this in Settings.",
+                    language=NATIVE_NAMES[locale]), "success")
     response = make_response(redirect(target))
     response.set_cookie(
         LANGUAGE_COOKIE,

@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, ValidationEr
 
 from community.auth.forms import language_choices, strip
 from community.auth.passwords import MAX_LENGTH
+from community.i18n import ENGLISH_REGIONS
 from community.validators import display_name_characters, known_timezone
 
 DISPLAY_NAME_MAX = 64
@@ -25,6 +26,13 @@ class SettingsForm(FlaskForm):
     # Checked in validate_locale, so a forged value gets our own translated message.
     locale = SelectField(_l("Language for emails and pages"), choices=language_choices,
                          validate_choice=False)
+    date_format = SelectField(_l("How to write dates in English"), choices=lambda: [
+        ("", _l("As my browser says")),
+        ("en_GB", _l("United Kingdom: 9 December 2026, 18:00")),
+        ("en_AU", _l("Australia: 9 December 2026, 6:00 pm")),
+        ("en_CA", _l("Canada: December 9, 2026, 6:00 p.m.")),
+        ("en_US", _l("United States: December 9, 2026, 6:00 PM")),
+    ], validate_choice=False)
     # A text field with suggestions (<datalist>) rather than a 600-option select:
     # searchable by typing, and it needs no JavaScript (DESIGN §2 rule 5).
     timezone = StringField(
@@ -39,6 +47,10 @@ class SettingsForm(FlaskForm):
     notify_reminders = BooleanField(_l("Reminders before events I am going to"))
     notify_waitlist = BooleanField(_l("A place opening for me on a waiting list"))
     weekly_digest = BooleanField(_l("A weekly summary of what is coming up in my hubs"))
+
+    def validate_date_format(self, field) -> None:
+        if field.data not in (None, "", *ENGLISH_REGIONS):
+            raise ValidationError(_l("Choose one of the date formats in the list."))
 
     def validate_locale(self, field) -> None:
         if field.data not in [choice.value for choice in language_choices()]:

@@ -27,6 +27,7 @@ from community.errors import show_on_form
 from community.i18n import timezone_names
 from community.main.routes import too_many_attempts
 from community.members import forms, services
+from community.permissions import runs_hub
 
 bp = Blueprint("members", __name__)
 
@@ -34,9 +35,11 @@ bp = Blueprint("members", __name__)
 @bp.get("/dashboard")
 @login_required
 def dashboard():
+    hubs = services.my_hubs(current_user)
     return render_template(
         "members/dashboard.html",
-        hubs=services.my_hubs(current_user),
+        hubs=hubs,
+        organising={membership.id for membership in hubs if runs_hub(membership)},
         rsvps=services.my_upcoming_rsvps(current_user),
         updates=services.latest_from_my_hubs(current_user),
         action=ActionForm(),
@@ -55,6 +58,7 @@ def settings():
                 display_name=form.display_name.data,
                 locale=form.locale.data,
                 timezone=form.timezone.data,
+                date_format=form.date_format.data or "",
                 notify_events=form.notify_events.data,
                 notify_updates=form.notify_updates.data,
                 notify_reminders=form.notify_reminders.data,

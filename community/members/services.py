@@ -31,7 +31,7 @@ from community.hubs.models import (
     Membership,
     MembershipStatus,
 )
-from community.i18n import supported_locale, valid_timezone
+from community.i18n import ENGLISH_REGIONS, supported_locale, valid_timezone
 from community.outbox_models import OutboxEmail
 from community.permissions import event_audience_clause
 from community.transaction import atomic
@@ -119,6 +119,7 @@ def update_settings(
     locale: str,
     timezone: str,
     notify_events: bool,
+    date_format: str = "",
     notify_updates: bool,
     notify_reminders: bool,
     notify_waitlist: bool,
@@ -136,12 +137,26 @@ def update_settings(
     user.display_name = display_name
     user.locale = locale
     user.timezone = timezone
+    user.date_format = date_format if date_format in ENGLISH_REGIONS else ""
     user.notify_events = bool(notify_events)
     user.notify_updates = bool(notify_updates)
     user.notify_reminders = bool(notify_reminders)
     user.notify_waitlist = bool(notify_waitlist)
     user.weekly_digest = bool(weekly_digest)
     db.session.flush()
+
+
+def set_language(user: User, locale: str) -> bool:
+    """The header's language switch, for a signed-in member: the account's
+    language follows, or the saved setting would win over the switch on the
+    next page. Returns whether it changed."""
+    if supported_locale(locale) is None:
+        raise AccountError(_("Choose one of the languages in the list."), field="locale")
+    if user.locale == locale:
+        return False
+    user.locale = locale
+    db.session.flush()
+    return True
 
 
 # --- export (DESIGN §2 rule 9, R42) ----------------------------------------------
@@ -224,6 +239,7 @@ def export_user_data(user: User) -> dict:
             "display_name": user.display_name,
             "locale": user.locale,
             "timezone": user.timezone,
+            "date_format": user.date_format,
             "created_at": _iso(user.created_at),
             "email_verified": user.email_verified_at is not None,
             "email_verified_at": _iso(user.email_verified_at),

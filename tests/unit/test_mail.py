@@ -45,7 +45,7 @@ def test_templated_email_is_queued_with_a_one_line_subject_text_and_html():
     assert email.status is OutboxStatus.PENDING and email.attempts == 0
     assert email.subject == "Harbour: Spring picnic"
     assert "https://harbour.test/" in email.body_text
-    assert "Tuesday, March 4, 2025" in email.body_text
+    assert "Tuesday, 4 March 2025" in email.body_text  # British English unless told
     # Text is not HTML-escaped; HTML is.
     assert "Bring <snacks> & tea" in email.body_text
     assert "Bring &lt;snacks&gt; &amp; tea" in email.body_html

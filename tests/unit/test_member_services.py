@@ -47,7 +47,7 @@ EXPORT_SCHEMA = {
     "version": int,
     "exported_at": ISO,
     "profile": {
-        "email": str, "display_name": str, "locale": str, "timezone": str,
+        "email": str, "display_name": str, "locale": str, "timezone": str, "date_format": str,
         "created_at": ISO, "email_verified": bool, "email_verified_at": (ISO, None),
         "two_factor_enabled": bool, "password_changed_at": (ISO, None),
         "site_admin": bool, "personal_calendar_enabled": bool,

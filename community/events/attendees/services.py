@@ -465,4 +465,4 @@ def check_in(actor, event: Event, answer: Rsvp, now: datetime | None = None) -> 
 
 def checkin_time_text(event: Event, when: datetime) -> str:
     """A check-in time as the viewer's locale writes it, in the event's zone."""
-    return format_in_zone(when, event.timezone, "medium")
+    return format_in_zone(when, event.timezone, "medium", with_zone=True)

@@ -32,7 +32,7 @@ from community.events.manage.forms import (
 from community.events.models import Audience, Event
 from community.hubs.models import Hub
 from community.hubs.routes import int_arg
-from community.i18n import timezone_names
+from community.i18n import join_list, timezone_names
 from community.permissions import HubAction, hub_or_404
 
 bp = Blueprint("manage", __name__)
@@ -98,7 +98,7 @@ def flash_skipped(days) -> None:
                        "clocks go forward): %(dates)s.",
                        "%(num)d dates were left out because the time does not exist then "
                        "(the clocks go forward): %(dates)s.", len(days),
-                       dates=", ".join(day.isoformat() for day in days)), "info")
+                       dates=join_list(day.isoformat() for day in days)), "info")
 
 
 def following(form) -> bool:
@@ -263,10 +263,14 @@ def cancel(event: Event):
                 flash(ngettext("%(num)d event of the series is cancelled.",
                                "%(num)d events of the series are cancelled.", cancelled),
                       "success")
-            flash(ngettext("The event is cancelled. We are emailing the %(num)d person who "
-                           "answered.",
-                           "The event is cancelled. We are emailing the %(num)d people who "
-                           "answered.", sent), "success")
+            if sent:
+                flash(ngettext("The event is cancelled. We are emailing the %(num)d person "
+                               "who answered.",
+                               "The event is cancelled. We are emailing the %(num)d people "
+                               "who answered.", sent), "success")
+            else:
+                flash(_("The event is cancelled. Nobody had answered it, so there was "
+                        "nobody to email."), "success")
             return redirect(edit_url(event))
     return render_form(event.hub, edit_form(event, submitted=False), event=event,
                        cancel_form=form, errors=errors, status=400)
