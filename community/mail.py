@@ -138,6 +138,20 @@ def _dedupe_key_taken(dedupe_key: str) -> bool:
     return db.session.scalar(query) is not None
 
 
+def render_email(locale: str, template: str, **context) -> tuple[str, str, str]:
+    """(subject, text body, HTML body) of ``templates/email/<template>.*`` in
+    ``locale``. Raises jinja2.TemplateNotFound or RemoteResourceInEmail (R44)."""
+    config = current_app.config
+    # Links come from the configuration, never from the request's Host (R29).
+    context.update(base_url=config["BASE_URL"].rstrip("/"), site_name=config["SITE_NAME"])
+    with force_locale(locale):
+        subject = _clean_header(render_template(f"email/{template}.subject.txt", **context))
+        body_text = render_template(f"email/{template}.txt", subject=subject, **context)
+        body_html = render_template(f"email/{template}.html", subject=subject, **context)
+    check_no_remote_resources(body_html)
+    return subject, body_text.rstrip() + "\n", body_html
+
+
 def queue_templated_email(
     *,
     to_address: str,
@@ -161,14 +175,7 @@ def queue_templated_email(
     """
     if dedupe_key is not None and _dedupe_key_taken(dedupe_key):
         return None
-    config = current_app.config
-    # Links come from the configuration, never from the request's Host (R29).
-    context.update(base_url=config["BASE_URL"].rstrip("/"), site_name=config["SITE_NAME"])
-    with force_locale(locale):
-        subject = _clean_header(render_template(f"email/{template}.subject.txt", **context))
-        body_text = render_template(f"email/{template}.txt", subject=subject, **context)
-        body_html = render_template(f"email/{template}.html", subject=subject, **context)
-    check_no_remote_resources(body_html)
+    subject, body_text, body_html = render_email(locale, template, **context)
     try:
         # A savepoint, so that losing a race for the dedupe key rolls back
         # this insert only and leaves the caller's transaction usable.
@@ -177,7 +184,7 @@ def queue_templated_email(
                 db.session,
                 to_address=to_address,
                 subject=subject,
-                body_text=body_text.rstrip() + "\n",
+                body_text=body_text,
                 body_html=body_html,
                 user_id=user_id,
                 dedupe_key=dedupe_key,
@@ -188,6 +195,62 @@ def queue_templated_email(
             return None
         raise
     return email
+
+
+# --- Queueing many at once (a publication's fan-out) -----------------------
+
+
+def taken_dedupe_keys(keys: list[str]) -> set[str]:
+    """Which of ``keys`` already have an email: one query."""
+    if not keys:
+        return set()
+    return set(db.session.scalars(
+        sa.select(OutboxEmail.dedupe_key).where(OutboxEmail.dedupe_key.in_(keys))))
+
+
+def outbox_row(*, to_address: str, subject: str, body_text: str, body_html: str,
+               user_id: int | None, dedupe_key: str, extra_headers: dict[str, str] | None,
+               now: datetime) -> dict:
+    """One email as a row for ``insert_emails``, checked as ``queue_email``
+    checks it. Raises InvalidRecipient or ValueError (a reserved header)."""
+    single_address(to_address)
+    return {
+        "user_id": user_id,
+        "to_address": _clean_header(to_address),
+        "subject": _clean_header(subject)[:SUBJECT_MAX_LENGTH],
+        "body_text": body_text,
+        "body_html": body_html,
+        "dedupe_key": dedupe_key,
+        "extra_headers": _format_extra_headers(extra_headers),
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": "",
+        "created_at": now,
+    }
+
+
+def insert_emails(rows: list[dict]) -> int:
+    """Add ``rows`` (from ``outbox_row``) to the outbox in one INSERT, in the
+    caller's transaction, skipping any whose dedupe key exists already, even
+    one a concurrent transaction is inserting (``ON CONFLICT DO NOTHING``,
+    on SQLite and PostgreSQL alike). Returns how many were added."""
+    if not rows:
+        return 0
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover (Harbour runs on SQLite and PostgreSQL)
+        raise RuntimeError(f"insert_emails does not know {dialect}")
+    statement = (insert(OutboxEmail.__table__)
+                 .on_conflict_do_nothing(index_elements=["dedupe_key"])
+                 .returning(OutboxEmail.__table__.c.id))
+    # SQLAlchemy sends the rows as one multi-row INSERT (its "insertmanyvalues"
+    # batches 1,000 rows a statement), compiled once. Counting the returned
+    # ids, since the drivers' rowcount is not dependable for this.
+    return len(db.session.execute(statement, rows).all())
 
 
 # Elements and attributes that make a mail client fetch something on opening;
