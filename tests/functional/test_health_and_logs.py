@@ -161,3 +161,33 @@ def test_addresses_in_gunicorn_messages_are_redacted():
     line = json.loads(json_formatter().format(record))
     assert ADDRESS not in json.dumps(line)
     assert line["message"] == "Invalid request from ip=[address]: bad"
+
+
+def test_healthz_counts_the_queue_backlog_without_saying_what_is_queued(app, client):
+    from community.jobs import jobs
+
+    tasks = jobs(app).tasks
+    tasks["fan_out_publication"](4242)
+    tasks["drain_outbox"]()
+    tasks["sweep_publications"]()
+    response = client.get("/healthz")
+    report = response.get_json()
+    assert response.status_code == 200
+    assert report["queue"] == "ok"
+    assert report["queue_backlog"] == 3 and report["queue_scheduled"] == 0
+    assert "4242" not in response.get_data(as_text=True)
+    assert "fan_out" not in response.get_data(as_text=True)
+
+
+def test_healthz_reports_a_queue_that_does_not_answer(app, client, monkeypatch):
+    from community.jobs import jobs
+
+    def down():
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(jobs(app).huey, "pending_count", down)
+    response = client.get("/healthz")
+    report = response.get_json()
+    # The site still serves pages (the periodic sweep catches up): reported, not fatal.
+    assert response.status_code == 200
+    assert report["queue"] == "unreachable" and report["queue_backlog"] is None
