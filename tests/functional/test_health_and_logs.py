@@ -267,3 +267,30 @@ def test_outside_a_request_the_line_follows_the_commit_too(database_url):
         db.session.execute(sa.delete(AuditEntry).where(AuditEntry.target_id == "cli-committed"))
         db.session.commit()
         db.engine.dispose()
+
+
+def test_a_logged_database_error_carries_no_value_of_the_statement(database_url):
+    from community.auth.models import User
+
+    app = create_app(base_config(database_url) | {"PROPAGATE_EXCEPTIONS": False})
+    email, name = "duplicate.marker@example.org", "NameMarker7s3cret"
+
+    @app.post("/twice")
+    def twice():
+        for _ in range(2):
+            db.session.add(User(email=email, display_name=name, password_hash="x" * 20))
+            db.session.flush()
+        return "unreachable"
+
+    stream = _capture(app)
+    app.config["WTF_CSRF_ENABLED"] = False
+    response = app.test_client().post("/twice")
+    assert response.status_code == 500
+    text = stream.getvalue()
+    error = next(line for line in _lines(stream) if line["level"] == "ERROR")
+    assert "IntegrityError" in error["exc_info"]
+    assert "INSERT INTO users" in error["exc_info"]  # the statement, with placeholders
+    assert email not in text and "duplicate.marker" not in text and name not in text
+    with app.app_context():
+        assert app.extensions["sqlalchemy"].engine.hide_parameters
+        db.engine.dispose()
