@@ -502,19 +502,24 @@ def make_backend(config, sender: str) -> ConsoleBackend | SmtpBackend | None:
     )
 
 
-def _next_due(now: datetime) -> OutboxEmail | None:
-    # One row per transaction: the row lock is held while that one email is
-    # sent and released by the commit that records it, so another sender
-    # skips it instead of sending it again.
+# Emails a PostgreSQL sender claims (locks) and records with one commit. Two
+# senders claim different batches (SKIP LOCKED) and send side by side.
+POSTGRES_CLAIM = 10
+
+
+def _claim_due(now: datetime, count: int) -> list[OutboxEmail]:
+    # The row locks are held while these emails are sent and released by the
+    # commit that records them, so another sender skips them instead of
+    # sending them again (and an account deletion waits for that commit).
     query = (
         sa.select(OutboxEmail)
         .where(OutboxEmail.status == OutboxStatus.PENDING, OutboxEmail.next_attempt_at <= now)
         .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
-        .limit(1)
+        .limit(count)
         .with_for_update(skip_locked=True)
         .execution_options(populate_existing=True)
     )
-    return db.session.scalars(query).first()
+    return list(db.session.scalars(query))
 
 
 def count_due(now: datetime | None = None) -> int:
@@ -544,16 +549,17 @@ def send_pending(
     should_stop: Callable[[], bool] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> SendReport:
-    """Send up to ``limit`` emails that are due at ``now``, committing after each.
+    """Send up to ``limit`` emails that are due at ``now``.
 
-    Each email is locked (SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL),
-    sent, and marked sent in a commit made as soon as the server accepted it,
-    so concurrent senders never share an email and a sent one is never picked
-    again. What remains is an at-least-once window: if the process dies, or
-    the database fails, after the server accepted an email but before that
-    commit, the email is sent again on a later run (with the same
-    Message-ID, so mail clients can spot the duplicate). On SQLite each
-    email's transaction holds the write lock, so senders take turns.
+    On PostgreSQL a sender locks a batch of ``POSTGRES_CLAIM`` due emails
+    (SELECT ... FOR UPDATE SKIP LOCKED), sends them and marks them sent in one
+    commit, so concurrent senders never share an email, work side by side,
+    and a sent one is never picked again. On SQLite each email is its own
+    transaction, which holds the write lock, so senders take turns. What
+    remains is an at-least-once window: if the process dies, or the database
+    fails, after the server accepted an email but before the commit that
+    records it, the email (on PostgreSQL, its batch) is sent again on a later
+    run, with the same Message-ID, so mail clients can spot the duplicate.
 
     A failure counts an attempt and waits (``backoff``); after
     MAIL_MAX_ATTEMPTS attempts, or at once for an undeliverable address, the
@@ -578,42 +584,50 @@ def send_pending(
     max_attempts = int(config.get("MAIL_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
     # SQLite has no row locks: each email's transaction takes the write lock
     # first (BEGIN IMMEDIATE), so two senders never pick the same email; they
-    # take turns. PostgreSQL skips rows another sender holds (_next_due).
+    # take turns, one email a commit, so web requests never wait long for the
+    # lock. PostgreSQL senders each claim a batch, skipping rows another
+    # sender holds, and record it with one commit.
+    claim = POSTGRES_CLAIM if db.session.get_bind().dialect.name == "postgresql" else 1
     db.session.commit()
     with immediate():
         try:
-            while report.attempted < limit and not (should_stop and should_stop()):
-                email = _next_due(batch_time)
-                if email is None:
+            server_down = False
+            while (report.attempted < limit and not server_down
+                   and not (should_stop and should_stop())):
+                batch = _claim_due(batch_time, min(claim, limit - report.attempted))
+                if not batch:
                     break
-                if progress is not None:
-                    progress(1)
-                server_down = False
-                try:
-                    message = build_message(email, config["MAIL_FROM"], clock())
-                    backend.send(message, sender, single_address(email.to_address))
-                except InvalidRecipient as exc:
-                    gave_up = _record_failure(email, str(exc), clock(), max_attempts,
-                                              permanent=True)
-                except MailServerUnavailable as exc:
-                    gave_up = _record_failure(email, _describe_failure(exc), clock(), max_attempts)
-                    server_down = True
-                except (smtplib.SMTPException, OSError) as exc:
-                    gave_up = _record_failure(email, _describe_failure(exc), clock(), max_attempts)
-                else:
-                    email.status = OutboxStatus.SENT
-                    email.sent_at = clock()
-                    email.last_error = ""
-                    db.session.commit()
-                    report.sent += 1
-                    continue
+                for email in batch:
+                    if should_stop and should_stop():
+                        break  # the rest stays pending: the commit releases it
+                    if progress is not None:
+                        progress(1)
+                    try:
+                        message = build_message(email, config["MAIL_FROM"], clock())
+                        backend.send(message, sender, single_address(email.to_address))
+                    except InvalidRecipient as exc:
+                        gave_up = _record_failure(email, str(exc), clock(), max_attempts,
+                                                  permanent=True)
+                    except MailServerUnavailable as exc:
+                        gave_up = _record_failure(email, _describe_failure(exc), clock(),
+                                                  max_attempts)
+                        server_down = True
+                    except (smtplib.SMTPException, OSError) as exc:
+                        gave_up = _record_failure(email, _describe_failure(exc), clock(),
+                                                  max_attempts)
+                    else:
+                        email.status = OutboxStatus.SENT
+                        email.sent_at = clock()
+                        email.last_error = ""
+                        report.sent += 1
+                        continue
+                    if gave_up:
+                        report.failed += 1
+                    else:
+                        report.retry_later += 1
+                    if server_down:
+                        break  # the rest of the batch waits for the next run
                 db.session.commit()
-                if gave_up:
-                    report.failed += 1
-                else:
-                    report.retry_later += 1
-                if server_down:
-                    break
             # End the read transaction too, so a looping sender does not sit idle
             # in a transaction between batches.
             db.session.commit()
