@@ -341,6 +341,7 @@ def test_send_mail_command_sends_and_prints_a_summary(runner, smtp_server):
 
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1] == "sent 1, failed 0, retry later 0"
+    assert "Sending mail" in result.output  # click's progress bar (its label when not a terminal)
     assert len(smtp_server.messages) == 1
     assert reload(email).status is OutboxStatus.SENT
 
