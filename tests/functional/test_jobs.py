@@ -454,3 +454,32 @@ def test_a_bad_address_is_skipped_and_the_others_still_hear(app):
 
     assert notifications.fan_out(publication.id) == 2
     assert {email.to_address for email in outbox()} == {people[0].email, people[2].email}
+
+
+def test_each_batched_event_email_is_the_one_rendered_for_that_person_alone(app):
+    from community.events.models import Audience, EventStatus
+    from community.factories import make_event
+    from community.mail import render_email
+
+    hub = make_hub()
+    organiser = make_user()
+    people = members(hub, 3, "event-render")
+    people[2].display_name = "Léa & <Sam>"
+    event = make_event(hub, status=EventStatus.PUBLISHED, audience=Audience.MEMBERS,
+                       created_by_id=organiser.id, title_en="Night walk", title_zh="夜行",
+                       starts_at=datetime(2099, 6, 1, 18, 0, tzinfo=UTC),
+                       timezone="Asia/Hong_Kong")
+    db.session.add(Publication(kind="event", target_id=event.id))
+    db.session.flush()
+    publication = db.session.scalars(select(Publication).where(
+        Publication.target_id == event.id, Publication.kind == "event")).one()
+
+    assert notifications.fan_out(publication.id, batch=2) == 3
+
+    for person in people:
+        [email] = outbox(person.email)
+        subject, text, html = render_email(
+            person.locale, "new_event", display_name=person.display_name,
+            unsubscribe_url=notifications.unsubscribe_url(person, "events"), event=event,
+            hub=hub, event_url=f"https://harbour.test/events/{event.public_id}")
+        assert (email.subject, email.body_text, email.body_html) == (subject, text, html)
