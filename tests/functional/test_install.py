@@ -136,23 +136,6 @@ def _http(port: int, method: str, path: str, cookie: str = "", form: dict | None
     return response.status, "; ".join(cookies) or cookie, text
 
 
-def _postgres_database(base_url: str, name: str, *, drop: bool = False) -> str:
-    """A database ``name`` beside the suite's (created empty, or dropped)."""
-    import sqlalchemy as sa
-
-    from tests.conftest import normalise_url
-
-    url = sa.engine.make_url(normalise_url(base_url))
-    engine = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine.dispose()
-    return url.set(database=name).render_as_string(hide_password=False).replace(
-        "postgresql+psycopg://", "postgresql://")
-
-
 def test_the_production_guide_installs_serves_through_nginx_and_delivers_mail(tmp_path):
     """deploy/install.sh, as the README's production guide runs it, against
     PostgreSQL and Redis; then the systemd units' commands (gunicorn with
@@ -166,13 +149,17 @@ def test_the_production_guide_installs_serves_through_nginx_and_delivers_mail(tm
     from tests.conftest import wait_for_exit
     from tests.functional.test_behind_nginx import _nginx_binary, _nginx_conf
     from tests.functional.test_send_mail import SmtpServer, free_port
-    from tests.functional.test_two_app_servers import REDIS_URL, _needs_postgres_and_redis
+    from tests.functional.test_two_app_servers import (
+        REDIS_URL,
+        _needs_postgres_and_redis,
+        postgres_database,
+    )
 
     suite_url = _needs_postgres_and_redis()
     nginx = _nginx_binary()
     tag = secrets.token_hex(4)
     database = f"harbour_install_{tag}"
-    database_url = _postgres_database(suite_url, database)
+    database_url = postgres_database(suite_url, database)
     prefix, env_file = tmp_path / "srv-harbour", tmp_path / "harbour.env"
     full = os.environ.get("HARBOUR_TEST_FULL_INSTALL") == "1"
     env = {key: value for key, value in real_clock_env(dict(os.environ)).items()
@@ -272,4 +259,4 @@ def test_the_production_guide_installs_serves_through_nginx_and_delivers_mail(tm
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         smtp.stop()
-        _postgres_database(suite_url, database, drop=True)
+        postgres_database(suite_url, database, drop=True)

@@ -56,12 +56,35 @@ def _needs_postgres_and_redis() -> str:
     return url
 
 
-def _seed(app, tag: str) -> dict:
-    """Members with known passwords and one event with few seats, committed."""
+def postgres_database(base_url: str, name: str, *, drop: bool = False) -> str:
+    """A database ``name`` on the suite's PostgreSQL server, created empty (or
+    dropped), so a test's committed rows never reach the suite's database."""
+    from tests.conftest import normalise_url
+
+    url = sa.engine.make_url(normalise_url(base_url))
+    engine = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not drop:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False).replace(
+        "postgresql+psycopg://", "postgresql://")
+
+
+def _seed(database_url: str, tag: str) -> dict:
+    """A migrated database with members who have known passwords and one event
+    with few seats, committed."""
+    from flask_migrate import upgrade
+
+    from community import create_app
     from community.extensions import db
     from community.factories import make_event, make_hub, make_membership, make_user
+    from tests.conftest import base_config
 
+    app = create_app(base_config(normalise_url(database_url)))
     with app.app_context():
+        upgrade()
         hub = make_hub(slug=f"two-servers-{tag}")
         event = make_event(hub, capacity=CAPACITY,
                            starts_at=datetime(2099, 6, 1, 18, 0, tzinfo=UTC))
@@ -115,17 +138,20 @@ def _wait_until_up(port: int, server: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def servers(app, tmp_path_factory) -> Iterator[dict]:
-    database_url = _needs_postgres_and_redis()
+def servers(tmp_path_factory) -> Iterator[dict]:
+    suite_url = _needs_postgres_and_redis()
     tmp = Path(tmp_path_factory.mktemp("two-servers"))
     tag = secrets.token_hex(4)
+    database = f"harbour_two_servers_{tag}"
+    database_url = postgres_database(suite_url, database)
     # A key of its own: the throttle's keys (HMACs under it) are this run's alone
     # in the shared Redis.
     secret = f"two-servers-{secrets.token_urlsafe(32)}"
-    seeded = _seed(app, tag)
-    ports = [_free_port(), _free_port()]
-    started = [_start(port, database_url, secret, tmp) for port in ports]
+    started = []
     try:
+        seeded = _seed(database_url, tag)
+        ports = [_free_port(), _free_port()]
+        started = [_start(port, database_url, secret, tmp) for port in ports]
         for port, (server, log) in zip(ports, started, strict=True):
             _wait_until_up(port, server, log)
         yield {**seeded, "a": ports[0], "b": ports[1], "database_url": database_url}
@@ -135,6 +161,7 @@ def servers(app, tmp_path_factory) -> Iterator[dict]:
                 server.send_signal(signal.SIGTERM)
                 wait_for_exit(server, 60)
             print(log.read_text()[-3000:])
+        postgres_database(suite_url, database, drop=True)
 
 
 def _signed_in_status(port: int, cookie: str) -> str:
