@@ -285,6 +285,8 @@ def init_app(app: Flask) -> None:
             handler = logging.StreamHandler()
             handler.setFormatter(json_formatter())
             logging.basicConfig(level=logging.INFO, handlers=[handler])
+            # The app's own lines have their handler already: not twice.
+            app.logger.propagate = False
         consumer = huey.create_consumer(workers=workers, worker_type="thread",
                                         periodic=not no_schedule)
         click.echo(f"Harbour worker: {workers} thread(s) on {type(huey).__name__}"
