@@ -77,6 +77,10 @@ def load_config(app: Flask, config: Mapping[str, Any] | None) -> None:
         os.makedirs(app.instance_path, exist_ok=True)
         path = os.path.join(app.instance_path, "harbour.sqlite")
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    # A logged database error never carries the statement's values (emails,
+    # tokens): SQLAlchemy leaves them out of its messages. Not configurable.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}), "hide_parameters": True}
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     # psycopg 3 is our PostgreSQL driver; accept the plain URL form too.
     for prefix in ("postgres://", "postgresql://"):

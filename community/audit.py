@@ -2,7 +2,8 @@
 the words each action is shown with.
 
 ``record`` adds an AuditEntry to the caller's session, so the entry commits
-or rolls back with the change it describes. It never reads the request: an
+or rolls back with the change it describes, and so does its line in the
+security log (written after the commit). It never reads the request: an
 entry holds who, what, which record and when — never an IP address (R37).
 """
 
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import partial
 
 from flask_babel import lazy_gettext as _l
 
 from community.audit_models import AuditEntry
 from community.extensions import db
 from community.logs import security_event
+from community.transaction import on_commit
 
 __all__ = ["ACTION_LABELS", "describe", "describe_detail", "escape_detail", "record"]
 
@@ -146,10 +149,11 @@ def record(actor, action: str, target_type: str, target_id: str, *, hub=None, ch
         detail=escape_detail(detail),
     )
     db.session.add(entry)
-    # The same fact in the JSON log stream (R45), by public ids only; it says
-    # what was attempted, as the entry may still roll back with its request.
-    security_event(entry.action, actor=getattr(actor, "public_id", None) or actor_pseudonym,
-                   target_type=entry.target_type, target_id=entry.target_id)
+    # The same fact in the JSON log stream (R45), by public ids only, once the
+    # entry is committed: an action whose request rolls back is not logged.
+    on_commit(partial(security_event, entry.action,
+                      actor=getattr(actor, "public_id", None) or actor_pseudonym,
+                      target_type=entry.target_type, target_id=entry.target_id))
     return entry
 
 

@@ -2,7 +2,8 @@
 
 The answer is JSON with no personal data: whether the database answers,
 whether its schema is at the migrations' head, how old the oldest unsent mail
-is, and the version. 200 when healthy, 503 when not. It reads no session and
+is, how many tasks wait on the job queue (a count only: never a task's
+arguments), and the version. 200 when healthy, 503 when not. It reads no session and
 sets no cookie, so a monitor polling it leaves nothing behind.
 """
 
@@ -20,6 +21,7 @@ from community.extensions import db
 
 bp = Blueprint("health", __name__)
 
+
 def app_version() -> str:
     """Harbour's version: ``community.__version__``, which setup.cfg reads too."""
     from community import __version__
@@ -36,12 +38,28 @@ def _as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def queue_report() -> dict:
+    """The job queue's backlog: tasks waiting for a worker, and tasks scheduled
+    for later (retries). A queue that does not answer is reported, not fatal:
+    the site works without it and the periodic sweep catches up (jobs.enqueue)."""
+    from community.jobs import jobs
+
+    try:
+        huey = jobs().huey
+        return {"queue": "ok", "queue_backlog": int(huey.pending_count()),
+                "queue_scheduled": int(huey.scheduled_count())}
+    except Exception:  # noqa: BLE001 (a Redis or SQLite outage of the queue, whatever its type)
+        current_app.logger.warning("health check: the job queue did not answer")
+        return {"queue": "unreachable", "queue_backlog": None, "queue_scheduled": None}
+
+
 def check() -> tuple[dict, bool]:
     """The health report and whether everything in it is healthy."""
     from community.outbox_models import OutboxEmail, OutboxStatus
 
     report: dict = {"version": app_version(), "database": "ok", "migrations": "unknown",
                     "oldest_unsent_mail_seconds": None}
+    report.update(queue_report())
     # A connection of its own, outside the request's transaction: a failure
     # here leaves the request's session untouched.
     try:

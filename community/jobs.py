@@ -278,8 +278,15 @@ def init_app(app: Flask) -> None:
         """Run the job queue's consumer: mail, publication fan-outs, and the
         schedule (reminders, digest, retention). Stop with Ctrl-C or SIGTERM."""
         if not logging.getLogger().handlers:
-            logging.basicConfig(level=logging.INFO,
-                                format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+            # Huey's own lines (a task's traceback) as JSON lines too, scrubbed
+            # like the app's (community.logs).
+            from community.logs import json_formatter
+
+            handler = logging.StreamHandler()
+            handler.setFormatter(json_formatter())
+            logging.basicConfig(level=logging.INFO, handlers=[handler])
+            # The app's own lines have their handler already: not twice.
+            app.logger.propagate = False
         consumer = huey.create_consumer(workers=workers, worker_type="thread",
                                         periodic=not no_schedule)
         click.echo(f"Harbour worker: {workers} thread(s) on {type(huey).__name__}"

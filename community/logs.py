@@ -41,6 +41,9 @@ class HarbourJsonFormatter(JsonFormatter):
     endpoint only. Anything shaped like an IP address in the message (gunicorn
     names the peer of a malformed request) is replaced by ``[address]``."""
 
+    def formatException(self, ei) -> str:  # noqa: N802 (logging's name)
+        return scrub_database_values(super().formatException(ei), ei[1] if ei else None)
+
     def add_fields(self, log_record, record, message_dict) -> None:
         super().add_fields(log_record, record, message_dict)
         log_record["time"] = datetime.fromtimestamp(record.created, UTC).isoformat(
@@ -51,6 +54,46 @@ class HarbourJsonFormatter(JsonFormatter):
             if isinstance(log_record.get(key), str):
                 log_record[key] = redact_addresses(log_record[key])
         log_record.update(request_fields())
+
+
+def _database_errors(error: BaseException | None):
+    """The driver errors in ``error``'s chain (psycopg, sqlite3), each once."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        original = getattr(error, "orig", None)  # SQLAlchemy's DBAPIError wraps it
+        for candidate in (error, original):
+            module = type(candidate).__module__ if candidate is not None else ""
+            if module.startswith(("psycopg", "sqlite3")):
+                yield candidate
+        error = error.__cause__ or error.__context__
+
+
+def _database_error_summary(error: BaseException) -> str:
+    """What a driver error may say in a log: its kind, SQLSTATE and
+    constraint, never its message, which can quote the row (PostgreSQL's
+    "DETAIL: Key (email)=(...)") or a value it could not read."""
+    diag = getattr(error, "diag", None)
+    parts = [type(error).__name__]
+    if getattr(error, "sqlstate", None):
+        parts.append(f"SQLSTATE {error.sqlstate}")
+    if diag is not None and getattr(diag, "constraint_name", None):
+        parts.append(f"constraint {diag.constraint_name}")
+    if type(error).__module__.startswith("sqlite3"):
+        # SQLite's messages name the constraint or column, never a value.
+        parts.append(str(error).splitlines()[0][:200] if str(error) else "")
+    return "[database error: " + ", ".join(part for part in parts if part) + "]"
+
+
+def scrub_database_values(text: str, error: BaseException | None) -> str:
+    """``text`` (a formatted traceback) without the messages of the database
+    errors in ``error``'s chain. SQLAlchemy's own parameters are hidden by the
+    engine (``hide_parameters``); this removes what the driver quotes."""
+    for found in _database_errors(error):
+        message = str(found)
+        if message:
+            text = text.replace(message, _database_error_summary(found))
+    return text
 
 
 def request_fields() -> dict:

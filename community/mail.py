@@ -140,6 +140,23 @@ def _dedupe_key_taken(dedupe_key: str) -> bool:
     return db.session.scalar(query) is not None
 
 
+def render_email(locale: str, template: str, date_format: str | None = None,
+                 **context) -> tuple[str, str, str]:
+    """(subject, text body, HTML body) of ``templates/email/<template>.*`` in
+    ``locale``, with dates in the recipient's English (``date_format``, their
+    account's choice; never the acting person's browser region).
+    Raises jinja2.TemplateNotFound or RemoteResourceInEmail (R44)."""
+    config = current_app.config
+    # Links come from the configuration, never from the request's Host (R29).
+    context.update(base_url=config["BASE_URL"].rstrip("/"), site_name=config["SITE_NAME"])
+    with force_locale(locale), english_region_of(date_format):
+        subject = _clean_header(render_template(f"email/{template}.subject.txt", **context))
+        body_text = render_template(f"email/{template}.txt", subject=subject, **context)
+        body_html = render_template(f"email/{template}.html", subject=subject, **context)
+    check_no_remote_resources(body_html)
+    return subject, body_text.rstrip() + "\n", body_html
+
+
 def queue_templated_email(
     *,
     to_address: str,
@@ -163,17 +180,9 @@ def queue_templated_email(
     """
     if dedupe_key is not None and _dedupe_key_taken(dedupe_key):
         return None
-    config = current_app.config
-    # Links come from the configuration, never from the request's Host (R29).
-    context.update(base_url=config["BASE_URL"].rstrip("/"), site_name=config["SITE_NAME"])
-    # Dates in the recipient's English (their account's choice), never the
-    # acting person's browser region.
     recipient = db.session.get(User, user_id) if user_id is not None else None
-    with force_locale(locale), english_region_of(getattr(recipient, "date_format", None)):
-        subject = _clean_header(render_template(f"email/{template}.subject.txt", **context))
-        body_text = render_template(f"email/{template}.txt", subject=subject, **context)
-        body_html = render_template(f"email/{template}.html", subject=subject, **context)
-    check_no_remote_resources(body_html)
+    subject, body_text, body_html = render_email(
+        locale, template, getattr(recipient, "date_format", None), **context)
     try:
         # A savepoint, so that losing a race for the dedupe key rolls back
         # this insert only and leaves the caller's transaction usable.
@@ -182,7 +191,7 @@ def queue_templated_email(
                 db.session,
                 to_address=to_address,
                 subject=subject,
-                body_text=body_text.rstrip() + "\n",
+                body_text=body_text,
                 body_html=body_html,
                 user_id=user_id,
                 dedupe_key=dedupe_key,
@@ -193,6 +202,62 @@ def queue_templated_email(
             return None
         raise
     return email
+
+
+# --- Queueing many at once (a publication's fan-out) -----------------------
+
+
+def taken_dedupe_keys(keys: list[str]) -> set[str]:
+    """Which of ``keys`` already have an email: one query."""
+    if not keys:
+        return set()
+    return set(db.session.scalars(
+        sa.select(OutboxEmail.dedupe_key).where(OutboxEmail.dedupe_key.in_(keys))))
+
+
+def outbox_row(*, to_address: str, subject: str, body_text: str, body_html: str,
+               user_id: int | None, dedupe_key: str, extra_headers: dict[str, str] | None,
+               now: datetime) -> dict:
+    """One email as a row for ``insert_emails``, checked as ``queue_email``
+    checks it. Raises InvalidRecipient or ValueError (a reserved header)."""
+    single_address(to_address)
+    return {
+        "user_id": user_id,
+        "to_address": _clean_header(to_address),
+        "subject": _clean_header(subject)[:SUBJECT_MAX_LENGTH],
+        "body_text": body_text,
+        "body_html": body_html,
+        "dedupe_key": dedupe_key,
+        "extra_headers": _format_extra_headers(extra_headers),
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": "",
+        "created_at": now,
+    }
+
+
+def insert_emails(rows: list[dict]) -> int:
+    """Add ``rows`` (from ``outbox_row``) to the outbox in one INSERT, in the
+    caller's transaction, skipping any whose dedupe key exists already, even
+    one a concurrent transaction is inserting (``ON CONFLICT DO NOTHING``,
+    on SQLite and PostgreSQL alike). Returns how many were added."""
+    if not rows:
+        return 0
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover (Harbour runs on SQLite and PostgreSQL)
+        raise RuntimeError(f"insert_emails does not know {dialect}")
+    statement = (insert(OutboxEmail.__table__)
+                 .on_conflict_do_nothing(index_elements=["dedupe_key"])
+                 .returning(OutboxEmail.__table__.c.id))
+    # SQLAlchemy sends the rows as one multi-row INSERT (its "insertmanyvalues"
+    # batches 1,000 rows a statement), compiled once. Counting the returned
+    # ids, since the drivers' rowcount is not dependable for this.
+    return len(db.session.execute(statement, rows).all())
 
 
 # Elements and attributes that make a mail client fetch something on opening;
@@ -444,19 +509,24 @@ def make_backend(config, sender: str) -> ConsoleBackend | SmtpBackend | None:
     )
 
 
-def _next_due(now: datetime) -> OutboxEmail | None:
-    # One row per transaction: the row lock is held while that one email is
-    # sent and released by the commit that records it, so another sender
-    # skips it instead of sending it again.
+# Emails a PostgreSQL sender claims (locks) and records with one commit. Two
+# senders claim different batches (SKIP LOCKED) and send side by side.
+POSTGRES_CLAIM = 10
+
+
+def _claim_due(now: datetime, count: int) -> list[OutboxEmail]:
+    # The row locks are held while these emails are sent and released by the
+    # commit that records them, so another sender skips them instead of
+    # sending them again (and an account deletion waits for that commit).
     query = (
         sa.select(OutboxEmail)
         .where(OutboxEmail.status == OutboxStatus.PENDING, OutboxEmail.next_attempt_at <= now)
         .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
-        .limit(1)
+        .limit(count)
         .with_for_update(skip_locked=True)
         .execution_options(populate_existing=True)
     )
-    return db.session.scalars(query).first()
+    return list(db.session.scalars(query))
 
 
 def count_due(now: datetime | None = None) -> int:
@@ -486,16 +556,17 @@ def send_pending(
     should_stop: Callable[[], bool] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> SendReport:
-    """Send up to ``limit`` emails that are due at ``now``, committing after each.
+    """Send up to ``limit`` emails that are due at ``now``.
 
-    Each email is locked (SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL),
-    sent, and marked sent in a commit made as soon as the server accepted it,
-    so concurrent senders never share an email and a sent one is never picked
-    again. What remains is an at-least-once window: if the process dies, or
-    the database fails, after the server accepted an email but before that
-    commit, the email is sent again on a later run (with the same
-    Message-ID, so mail clients can spot the duplicate). On SQLite each
-    email's transaction holds the write lock, so senders take turns.
+    On PostgreSQL a sender locks a batch of ``POSTGRES_CLAIM`` due emails
+    (SELECT ... FOR UPDATE SKIP LOCKED), sends them and marks them sent in one
+    commit, so concurrent senders never share an email, work side by side,
+    and a sent one is never picked again. On SQLite each email is its own
+    transaction, which holds the write lock, so senders take turns. What
+    remains is an at-least-once window: if the process dies, or the database
+    fails, after the server accepted an email but before the commit that
+    records it, the email (on PostgreSQL, its batch) is sent again on a later
+    run, with the same Message-ID, so mail clients can spot the duplicate.
 
     A failure counts an attempt and waits (``backoff``); after
     MAIL_MAX_ATTEMPTS attempts, or at once for an undeliverable address, the
@@ -520,42 +591,50 @@ def send_pending(
     max_attempts = int(config.get("MAIL_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
     # SQLite has no row locks: each email's transaction takes the write lock
     # first (BEGIN IMMEDIATE), so two senders never pick the same email; they
-    # take turns. PostgreSQL skips rows another sender holds (_next_due).
+    # take turns, one email a commit, so web requests never wait long for the
+    # lock. PostgreSQL senders each claim a batch, skipping rows another
+    # sender holds, and record it with one commit.
+    claim = POSTGRES_CLAIM if db.session.get_bind().dialect.name == "postgresql" else 1
     db.session.commit()
     with immediate():
         try:
-            while report.attempted < limit and not (should_stop and should_stop()):
-                email = _next_due(batch_time)
-                if email is None:
+            server_down = False
+            while (report.attempted < limit and not server_down
+                   and not (should_stop and should_stop())):
+                batch = _claim_due(batch_time, min(claim, limit - report.attempted))
+                if not batch:
                     break
-                if progress is not None:
-                    progress(1)
-                server_down = False
-                try:
-                    message = build_message(email, config["MAIL_FROM"], clock())
-                    backend.send(message, sender, single_address(email.to_address))
-                except InvalidRecipient as exc:
-                    gave_up = _record_failure(email, str(exc), clock(), max_attempts,
-                                              permanent=True)
-                except MailServerUnavailable as exc:
-                    gave_up = _record_failure(email, _describe_failure(exc), clock(), max_attempts)
-                    server_down = True
-                except (smtplib.SMTPException, OSError) as exc:
-                    gave_up = _record_failure(email, _describe_failure(exc), clock(), max_attempts)
-                else:
-                    email.status = OutboxStatus.SENT
-                    email.sent_at = clock()
-                    email.last_error = ""
-                    db.session.commit()
-                    report.sent += 1
-                    continue
+                for email in batch:
+                    if should_stop and should_stop():
+                        break  # the rest stays pending: the commit releases it
+                    if progress is not None:
+                        progress(1)
+                    try:
+                        message = build_message(email, config["MAIL_FROM"], clock())
+                        backend.send(message, sender, single_address(email.to_address))
+                    except InvalidRecipient as exc:
+                        gave_up = _record_failure(email, str(exc), clock(), max_attempts,
+                                                  permanent=True)
+                    except MailServerUnavailable as exc:
+                        gave_up = _record_failure(email, _describe_failure(exc), clock(),
+                                                  max_attempts)
+                        server_down = True
+                    except (smtplib.SMTPException, OSError) as exc:
+                        gave_up = _record_failure(email, _describe_failure(exc), clock(),
+                                                  max_attempts)
+                    else:
+                        email.status = OutboxStatus.SENT
+                        email.sent_at = clock()
+                        email.last_error = ""
+                        report.sent += 1
+                        continue
+                    if gave_up:
+                        report.failed += 1
+                    else:
+                        report.retry_later += 1
+                    if server_down:
+                        break  # the rest of the batch waits for the next run
                 db.session.commit()
-                if gave_up:
-                    report.failed += 1
-                else:
-                    report.retry_later += 1
-                if server_down:
-                    break
             # End the read transaction too, so a looping sender does not sit idle
             # in a transaction between batches.
             db.session.commit()

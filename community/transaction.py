@@ -10,6 +10,10 @@
   that commit in a short transaction of its own, and a busy database skips it
   rather than breaking the page.
 
+- ``on_commit`` runs a callback (a security log line) once the work it
+  describes is committed, in a request, a CLI command or a worker alike; a
+  rollback, of the transaction or of the savepoint it was added in, drops it.
+
 Routes hold no transaction code; services raise ``DomainError`` and run inside
 ``atomic`` so that a refusal leaves none of their writes behind.
 """
@@ -24,7 +28,9 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request
+from sqlalchemy import event as sa_event
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, SessionTransaction
 
 from community.extensions import db
 
@@ -77,6 +83,58 @@ def after_commit(task: Callable[[], None]) -> None:
     """Run ``task`` after the request's commit, in a transaction of its own
     that is skipped, never raised, when the database is busy."""
     g.setdefault("harbour_after_commit", []).append(task)
+
+
+# --- callbacks once the transaction commits --------------------------------------
+
+_ON_COMMIT = "harbour_on_commit"
+
+
+def on_commit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the current transaction of ``db.session`` commits,
+    and never if it rolls back. Added inside a savepoint (``atomic``), it is
+    dropped when that savepoint rolls back, even if the outer transaction then
+    commits. Callbacks must not touch the database; an exception in one is
+    logged, never raised (the data is committed already)."""
+    session = db.session()
+    owner = session.get_nested_transaction() if session.in_nested_transaction() else None
+    session.info.setdefault(_ON_COMMIT, []).append((owner, callback))
+
+
+def _within(owner: SessionTransaction | None, transaction: SessionTransaction) -> bool:
+    while owner is not None:
+        if owner is transaction:
+            return True
+        owner = owner.parent
+    return False
+
+
+def _drop_rolled_back(session: Session, previous: SessionTransaction) -> None:
+    """A rollback drops the callbacks added inside what it rolled back: the
+    whole transaction, or a savepoint and the savepoints released into it."""
+    pending = session.info.get(_ON_COMMIT)
+    if not pending:
+        return
+    if previous.parent is None:
+        session.info.pop(_ON_COMMIT, None)
+    elif previous.nested:
+        session.info[_ON_COMMIT] = [item for item in pending if not _within(item[0], previous)]
+
+
+def _run_on_commit(session: Session) -> None:
+    for _owner, callback in session.info.pop(_ON_COMMIT, []):
+        try:
+            callback()
+        except Exception:  # noqa: BLE001 (committed already: report, do not raise)
+            log.exception("an after-commit callback failed")
+
+
+def _listen_on_commit() -> None:
+    if getattr(Session, "_harbour_on_commit_listening", False):
+        return
+    sa_event.listen(Session, "after_soft_rollback", _drop_rolled_back)
+    sa_event.listen(Session, "after_commit", _run_on_commit)
+    Session._harbour_on_commit_listening = True  # type: ignore[attr-defined]
 
 
 def _may_write() -> bool:
@@ -143,6 +201,7 @@ class TransactionalFlask(Flask):
 
 
 def init_app(app: Flask) -> None:
+    _listen_on_commit()
     # First of the before-request hooks, so nothing touches the database earlier.
     app.before_request_funcs.setdefault(None, []).insert(0, _begin)
     app.after_request(_after)

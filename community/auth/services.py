@@ -6,6 +6,8 @@ message for the form), Throttled or InvalidToken.
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -20,6 +22,7 @@ from community.errors import DomainError
 from community.extensions import db
 from community.logs import security_event
 from community.security import absolute_url
+from community.transaction import on_commit
 
 __all__ = ["AuthError", "InvalidToken", "authenticate", "register"]
 
@@ -130,7 +133,9 @@ def authenticate(email: str, password: str) -> User:
                           "Check them and try again."))
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    security_event("login.success", actor=user.public_id)
+    # Once the sign-in (its server-side session) is committed; a failure above
+    # is logged at once, as the attempt happened whatever the request does next.
+    on_commit(partial(security_event, "login.success", actor=user.public_id))
     return user
 
 

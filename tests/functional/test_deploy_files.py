@@ -107,3 +107,46 @@ def test_systemd_unit_verifies_and_is_hardened(tmp_path, unit):
     result = _run([analyze, "verify", str(path)])
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == "", result.stderr
+
+
+def _production_guide() -> str:
+    readme = (ROOT / "README.md").read_text()
+    return readme.split("## Running in production\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_production_guide_runs_the_script_ci_runs_with_the_same_options():
+    """The README's install step is deploy/install.sh with the options that
+    tests/functional/test_install.py passes; the files the guide copies exist."""
+    import shlex
+
+    guide = _production_guide()
+    install = r"runuser -u harbour -- (/srv/harbour/src/deploy/install\.sh[^`]+?)\n\s*```"
+    command = re.search(install, guide, re.S).group(1).replace("\\\n", " ")
+    words = shlex.split(command)
+    assert words[0] == "/srv/harbour/src/deploy/install.sh"
+    guide_options = {word for word in words if word.startswith("--")}
+    ci = (ROOT / "tests" / "functional" / "test_install.py").read_text()
+    ci_call = ci.split('str(source / "deploy" / "install.sh")', 1)[1].split("env=env", 1)[0]
+    ci_options = set(re.findall(r'"(--[a-z-]+)"', ci_call)) - {"--pip-option"}
+    assert guide_options == ci_options == {"--prefix", "--env-file", "--database-url",
+                                           "--redis-url", "--host"}
+    script = (DEPLOY / "install.sh").read_text()
+    for option in guide_options:
+        assert f"{option})" in script, option
+    # The settings file the script writes is the one the units read.
+    assert "--env-file /etc/harbour/harbour.env" in " ".join(words)
+    for unit in ("harbour-web.service", "harbour-worker.service"):
+        assert "EnvironmentFile=/etc/harbour/harbour.env" in (DEPLOY / "systemd" / unit).read_text()
+    # Every deploy file the guide copies is in deploy/, where install.sh copies it from.
+    named = set(re.findall(r"/srv/harbour/deploy/([\w./-]+)", guide))
+    assert {"systemd/harbour-web.service", "systemd/harbour-worker.service",
+            "nginx/harbour.conf", "nginx/harbour-proxy.conf"} <= named
+    for path in named:
+        assert (DEPLOY / path).is_file(), path
+    assert 'cp -R "$SOURCE/deploy/." "$PREFIX/deploy/"' in script
+
+
+def test_install_script_passes_bash_n():
+    bash = require("bash")
+    result = _run([bash, "-n", str(DEPLOY / "install.sh")])
+    assert result.returncode == 0, result.stderr

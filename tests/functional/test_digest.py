@@ -47,6 +47,7 @@ def test_digest_gathers_news_once_per_week(runner, digest_reader):
 
     assert first.exit_code == 0, first.output
     assert "queued 1" in first.output
+    assert "Writing digests" in first.output  # click's progress bar
     assert "queued 0" in second.output
     [email] = outbox(reader.email)
     iso_year, iso_week, _ = utcnow().isocalendar()

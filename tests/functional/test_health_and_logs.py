@@ -8,6 +8,7 @@ import logging
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 import community
 from community import create_app
@@ -161,3 +162,135 @@ def test_addresses_in_gunicorn_messages_are_redacted():
     line = json.loads(json_formatter().format(record))
     assert ADDRESS not in json.dumps(line)
     assert line["message"] == "Invalid request from ip=[address]: bad"
+
+
+def test_healthz_counts_the_queue_backlog_without_saying_what_is_queued(app, client):
+    from community.jobs import jobs
+
+    tasks = jobs(app).tasks
+    tasks["fan_out_publication"](4242)
+    tasks["drain_outbox"]()
+    tasks["sweep_publications"]()
+    response = client.get("/healthz")
+    report = response.get_json()
+    assert response.status_code == 200
+    assert report["queue"] == "ok"
+    assert report["queue_backlog"] == 3 and report["queue_scheduled"] == 0
+    assert "4242" not in response.get_data(as_text=True)
+    assert "fan_out" not in response.get_data(as_text=True)
+
+
+def test_healthz_reports_a_queue_that_does_not_answer(app, client, monkeypatch):
+    from community.jobs import jobs
+
+    def down():
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(jobs(app).huey, "pending_count", down)
+    response = client.get("/healthz")
+    report = response.get_json()
+    # The site still serves pages (the periodic sweep catches up): reported, not fatal.
+    assert response.status_code == 200
+    assert report["queue"] == "unreachable" and report["queue_backlog"] is None
+
+
+# --- security lines follow the commit ---------------------------------------------------
+
+def _security_lines(stream: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()
+            if line.strip() and "security_event" in json.loads(line)]
+
+
+def test_an_audit_entry_is_logged_once_when_its_request_commits_and_never_when_it_fails(
+        database_url):
+    from community import audit
+    from community.errors import DomainError
+
+    app = create_app(base_config(database_url) | {"PROPAGATE_EXCEPTIONS": False})
+
+    @app.get("/audit/<outcome>")
+    def audited(outcome):
+        if outcome == "refused":
+            try:
+                with db.session.begin_nested():  # a service's savepoint (atomic)
+                    audit.record(None, "hub.settings", "hub", "refused-target")
+                    raise DomainError("no")
+            except DomainError:
+                pass
+            return "shown on the form"
+        audit.record(None, "hub.settings", "hub", f"{outcome}-target")
+        if outcome == "fails":
+            raise RuntimeError("after the audit entry, before the commit")
+        return "done"
+
+    stream = _capture(app)
+    client = app.test_client()
+    assert client.get("/audit/fails").status_code == 500
+    assert client.get("/audit/refused").status_code == 200
+    assert [line["target_id"] for line in _security_lines(stream)] == []
+
+    assert client.get("/audit/commits").status_code == 200
+    [line] = _security_lines(stream)
+    assert line["security_event"] == "hub.settings"
+    assert line["target_id"] == "commits-target"
+    assert line["route"] == "/audit/<outcome>"  # still inside the request
+    with app.app_context():
+        from community.audit_models import AuditEntry
+
+        targets = set(db.session.scalars(
+            sa.select(AuditEntry.target_id).where(AuditEntry.target_id.like("%-target"))))
+        db.session.execute(sa.delete(AuditEntry).where(AuditEntry.target_id.like("%-target")))
+        db.session.commit()
+    assert targets == {"commits-target"}
+
+
+@pytest.mark.no_db
+def test_outside_a_request_the_line_follows_the_commit_too(database_url):
+    from community import audit
+
+    app = create_app(base_config(database_url))
+    stream = _capture(app)
+    with app.app_context():
+        audit.record(None, "admin.create", "user", "cli-rolled-back")
+        db.session.flush()
+        db.session.rollback()
+        assert _security_lines(stream) == []
+        audit.record(None, "admin.create", "user", "cli-committed")
+        assert _security_lines(stream) == []  # not before the commit
+        db.session.commit()
+        [line] = _security_lines(stream)
+        assert line["target_id"] == "cli-committed"
+        db.session.commit()  # a later commit does not repeat it
+        assert len(_security_lines(stream)) == 1
+        from community.audit_models import AuditEntry
+
+        db.session.execute(sa.delete(AuditEntry).where(AuditEntry.target_id == "cli-committed"))
+        db.session.commit()
+        db.engine.dispose()
+
+
+def test_a_logged_database_error_carries_no_value_of_the_statement(database_url):
+    from community.auth.models import User
+
+    app = create_app(base_config(database_url) | {"PROPAGATE_EXCEPTIONS": False})
+    email, name = "duplicate.marker@example.org", "NameMarker7s3cret"
+
+    @app.post("/twice")
+    def twice():
+        for _ in range(2):
+            db.session.add(User(email=email, display_name=name, password_hash="x" * 20))
+            db.session.flush()
+        return "unreachable"
+
+    stream = _capture(app)
+    app.config["WTF_CSRF_ENABLED"] = False
+    response = app.test_client().post("/twice")
+    assert response.status_code == 500
+    text = stream.getvalue()
+    error = next(line for line in _lines(stream) if line["level"] == "ERROR")
+    assert "IntegrityError" in error["exc_info"]
+    assert "INSERT INTO users" in error["exc_info"]  # the statement, with placeholders
+    assert email not in text and "duplicate.marker" not in text and name not in text
+    with app.app_context():
+        assert app.extensions["sqlalchemy"].engine.hide_parameters
+        db.engine.dispose()

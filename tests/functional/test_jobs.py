@@ -358,3 +358,128 @@ def test_the_queue_is_sqlite_by_default_and_redis_when_a_url_is_given(database_u
     jobs(on_redis).tasks["sweep_publications"]()
     assert [task.name for task in huey.pending()] == ["sweep_publications"]
     huey.flush()
+
+
+# --- the batched fan-out ----------------------------------------------------------------
+
+def _published_update(hub, author) -> Update:
+    update = Update(hub=hub, author_id=author.id, status=UpdateStatus.PUBLISHED,
+                    published_at=utcnow(), title_en="Spring list", title_zh="春季書單",
+                    body_en="b", body_zh="b")
+    db.session.add(update)
+    db.session.flush()
+    publication = Publication(kind="update", target_id=update.id)
+    db.session.add(publication)
+    db.session.flush()
+    return update, publication
+
+
+def _statements_of_fan_out(publication_id: int) -> tuple[int, int]:
+    """(statements sent, emails queued) by one fan-out."""
+    from sqlalchemy import event as sa_event
+
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args, **_kwargs):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "BEGIN")):
+            statements.append(statement)
+
+    db.session.expire_all()  # as in a worker: nothing already loaded
+    engine = db.session.get_bind()
+    sa_event.listen(engine, "before_cursor_execute", record)
+    try:
+        queued = notifications.fan_out(publication_id)
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", record)
+    return len(statements), queued
+
+
+def test_the_fan_out_runs_the_same_statements_for_5_or_300_recipients(app):
+    organiser = make_user()
+    small_hub, large_hub = make_hub(), make_hub()
+    members(small_hub, 5, "few")
+    members(large_hub, 300, "many")
+    _, small = _published_update(small_hub, organiser)
+    _, large = _published_update(large_hub, organiser)
+
+    few_statements, few = _statements_of_fan_out(small.id)
+    many_statements, many = _statements_of_fan_out(large.id)
+
+    assert (few, many) == (5, 300)
+    assert many_statements == few_statements, "the fan-out grows with its recipients"
+    assert few_statements <= 12
+    # Run again, it reads which emails exist in one query and adds none.
+    large.done_at = None
+    db.session.flush()
+    again_statements, again = _statements_of_fan_out(large.id)
+    assert again == 0 and again_statements <= many_statements
+
+
+def test_each_batched_email_is_the_one_rendered_for_that_person_alone(app):
+    from community.mail import render_email
+
+    hub = make_hub()
+    organiser = make_user()
+    people = members(hub, 4, "render")
+    people[0].display_name = 'Ann <b>&"Co"'
+    people[1].display_name = "陳 <i>"
+    db.session.flush()
+    update, publication = _published_update(hub, organiser)
+
+    assert notifications.fan_out(publication.id, batch=3) == 4
+
+    for person in people:
+        [email] = outbox(person.email)
+        link = notifications.unsubscribe_url(person, "updates")
+        subject, text, html = render_email(
+            person.locale, "new_update", display_name=person.display_name,
+            unsubscribe_url=link, update=update, owner=hub,
+            update_url=f"https://harbour.test/updates/{update.public_id}")
+        assert (email.subject, email.body_text, email.body_html) == (subject, text, html)
+        assert email.extra_headers == (f"List-Unsubscribe: <{link}>\n"
+                                       "List-Unsubscribe-Post: List-Unsubscribe=One-Click")
+        assert email.dedupe_key == f"publish:update:{update.public_id}:{person.public_id}"
+    [ann] = outbox(people[0].email)
+    assert 'Ann <b>&"Co"' in ann.body_text
+    assert "Ann &lt;b&gt;&amp;&#34;Co&#34;" in ann.body_html
+
+
+def test_a_bad_address_is_skipped_and_the_others_still_hear(app):
+    hub = make_hub()
+    organiser = make_user()
+    people = members(hub, 3, "skip")
+    people[1].email = "two@addresses.example, other@evil.example"
+    db.session.flush()
+    _, publication = _published_update(hub, organiser)
+
+    assert notifications.fan_out(publication.id) == 2
+    assert {email.to_address for email in outbox()} == {people[0].email, people[2].email}
+
+
+def test_each_batched_event_email_is_the_one_rendered_for_that_person_alone(app):
+    from community.events.models import Audience, EventStatus
+    from community.factories import make_event
+    from community.mail import render_email
+
+    hub = make_hub()
+    organiser = make_user()
+    people = members(hub, 3, "event-render")
+    people[2].display_name = "Léa & <Sam>"
+    event = make_event(hub, status=EventStatus.PUBLISHED, audience=Audience.MEMBERS,
+                       created_by_id=organiser.id, title_en="Night walk", title_zh="夜行",
+                       starts_at=datetime(2099, 6, 1, 18, 0, tzinfo=UTC),
+                       timezone="Asia/Hong_Kong")
+    db.session.add(Publication(kind="event", target_id=event.id))
+    db.session.flush()
+    publication = db.session.scalars(select(Publication).where(
+        Publication.target_id == event.id, Publication.kind == "event")).one()
+
+    assert notifications.fan_out(publication.id, batch=2) == 3
+
+    for person in people:
+        [email] = outbox(person.email)
+        subject, text, html = render_email(
+            person.locale, "new_event", display_name=person.display_name,
+            unsubscribe_url=notifications.unsubscribe_url(person, "events"), event=event,
+            hub=hub, event_url=f"https://harbour.test/events/{event.public_id}")
+        assert (email.subject, email.body_text, email.body_html) == (subject, text, html)

@@ -42,6 +42,7 @@ def test_confirmed_attendees_are_reminded_once_through_the_outbox(app, runner):
         result = runner.invoke(args=["send-reminders"])
         assert result.exit_code == 0, result.output
         assert "2 reminder(s) queued." in result.output
+        assert "Writing reminders" in result.output  # click's progress bar
         again = runner.invoke(args=["send-reminders"])
         assert "0 reminder(s) queued." in again.output
     [english] = outbox(going.email)

@@ -341,6 +341,7 @@ def test_send_mail_command_sends_and_prints_a_summary(runner, smtp_server):
 
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1] == "sent 1, failed 0, retry later 0"
+    assert "Sending mail" in result.output  # click's progress bar (its label when not a terminal)
     assert len(smtp_server.messages) == 1
     assert reload(email).status is OutboxStatus.SENT
 
@@ -457,6 +458,65 @@ def test_two_senders_at_once_send_each_email_exactly_once(app, monkeypatch):
             db.session.remove()
 
     assert sum(r.sent for r in reports) == 20
+    assert sorted(r.rcpt_tos[0] for r in server.messages) == sorted(addresses)
+
+
+@pytest.mark.no_db
+def test_a_second_sender_sends_while_the_first_is_held_up(app, monkeypatch):
+    """Two PostgreSQL senders work side by side: while one waits on a slow
+    server with its batch claimed, the other sends everything else, and no
+    email goes twice."""
+    from community import mail
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("row locks need PostgreSQL; on SQLite one sender runs at a time")
+    server = SmtpServer()
+    server.start()
+    configure_smtp(app, monkeypatch, server.port)
+    addresses = [f"side-by-side{n}@example.org" for n in range(25)]
+    held, release = threading.Event(), threading.Event()
+    real_send = mail.SmtpBackend.send
+
+    def slow_for_the_first(self, message, sender, recipient):
+        if threading.current_thread().name == "slow" and not release.is_set():
+            held.set()
+            assert release.wait(timeout=60)
+        return real_send(self, message, sender, recipient)
+
+    monkeypatch.setattr(mail.SmtpBackend, "send", slow_for_the_first)
+    reports: dict[str, object] = {}
+
+    def sender() -> None:
+        with app.app_context():
+            reports[threading.current_thread().name] = send_pending(limit=100)
+            db.session.remove()
+
+    try:
+        with app.app_context():
+            for address in addresses:
+                queue_email(db.session, to_address=address, subject="Hi", body_text="Hello")
+            db.session.commit()
+        slow = threading.Thread(target=sender, name="slow")
+        slow.start()
+        assert held.wait(timeout=30)
+        fast = threading.Thread(target=sender, name="fast")
+        fast.start()
+        fast.join(timeout=60)
+        # The other sender finished everything but the slow one's claimed batch.
+        fast_report = reports["fast"]
+        assert fast_report.sent == len(addresses) - mail.POSTGRES_CLAIM
+        release.set()
+        slow.join(timeout=60)
+    finally:
+        release.set()
+        server.stop()
+        with app.app_context():
+            db.session.execute(sa.delete(OutboxEmail).where(OutboxEmail.to_address.in_(addresses)))
+            db.session.commit()
+            db.session.remove()
+
+    assert reports["slow"].sent == mail.POSTGRES_CLAIM
     assert sorted(r.rcpt_tos[0] for r in server.messages) == sorted(addresses)
 
 

@@ -76,6 +76,7 @@ def test_cli_commands_use_config_defaults_show_progress_and_report(app, runner):
     result = runner.invoke(args=["anonymise-past-rsvps"])
     assert result.exit_code == 0, result.output
     assert "Anonymised 1 RSVPs" in result.output and "30 days" in result.output
+    assert "Anonymising RSVPs" in result.output  # click's progress bar
     result = runner.invoke(args=["anonymise-past-rsvps", "--older-than", "5"])
     assert "Anonymised 0 RSVPs" in result.output
     assert runner.invoke(args=["anonymise-past-rsvps", "--older-than", "-1"]).exit_code != 0
@@ -178,4 +179,5 @@ def test_purge_commands_show_progress_and_report(app, runner):
     result = runner.invoke(args=["purge-sessions"])
     assert result.exit_code == 0, result.output
     assert "Deleted 1 expired sessions." in result.output
+    assert "Deleting expired sessions" in result.output  # click's progress bar
     assert "Deleted 0 expired sessions." in runner.invoke(args=["purge-sessions"]).output
