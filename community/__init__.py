@@ -83,12 +83,30 @@ def load_config(app: Flask, config: Mapping[str, Any] | None) -> None:
         if uri.startswith(prefix):
             app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[len(prefix):]
 
-    if env == "production":
-        problems = production_problems(app.config)
-        if problems:
-            raise UnsafeConfiguration(
-                "Harbour will not start in production: " + "; ".join(problems)
-            )
+    problems = production_problems(app.config) if env == "production" else []
+    load_keys(app, problems)
+    if problems:
+        raise UnsafeConfiguration(
+            "Harbour will not start in production: " + "; ".join(problems)
+        )
+
+
+def load_keys(app: Flask, problems: list[str]) -> None:
+    """Load the field-encryption keys (R40) onto the app. In production, missing,
+    malformed or published testing keys are problems; elsewhere missing keys
+    stop the start at once."""
+    from community import encryption
+
+    try:
+        keyring = encryption.load_keyring(app)
+    except (encryption.KeyProblem, OSError, ValueError) as exc:
+        if app.config["HARBOUR_ENV"] != "production":
+            raise UnsafeConfiguration(f"Harbour has no usable encryption keys: {exc}") from exc
+        problems.append(f"encryption keys: {exc}")
+        return
+    if app.config["HARBOUR_ENV"] == "production" and encryption.uses_testing_keys(keyring):
+        problems.append("the encryption keys must not be the published testing keys")
+    app.extensions[encryption.EXTENSION] = keyring
 
 
 def trust_proxies(app: Flask) -> None:

@@ -116,7 +116,12 @@ class Base(DeclarativeBase):
 
 
 def render_migration_item(type_, obj, autogen_context):
-    """Write UTCDateTime columns into migrations as plain timezone-aware DateTime."""
+    """Write UTCDateTime columns into migrations as plain timezone-aware DateTime,
+    and encrypted columns as the Text they are stored in."""
+    from community.encryption import EncryptedText
+
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, EncryptedText):
+        return "sa.Text()"
     return False

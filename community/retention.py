@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import click
 from flask import Flask, current_app
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, or_, select, update
 
 from community.audit_models import AuditEntry
 from community.auth.models import RecoveryCode, User, UserSession
@@ -100,10 +100,9 @@ def delete_unverified(ids: list[int], progress: Progress | None = None) -> int:
     done = 0
     for chunk in _batches(ids):
         still = select(User.id).where(User.id.in_(chunk), User.email_verified_at.is_(None))
-        emails = [email.lower() for email in db.session.scalars(
-            select(User.email).where(User.id.in_(still)))]
+        indexes = list(db.session.scalars(select(User.email_index).where(User.id.in_(still))))
         db.session.execute(delete(OutboxEmail).where(
-            or_(OutboxEmail.user_id.in_(still), func.lower(OutboxEmail.to_address).in_(emails))),
+            or_(OutboxEmail.user_id.in_(still), OutboxEmail.to_index.in_(indexes))),
             execution_options={"synchronize_session": False})
         for model in (Membership, ChapterRole, UserSession, RecoveryCode):
             db.session.execute(delete(model).where(model.user_id.in_(still)),

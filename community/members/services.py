@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 
@@ -368,8 +368,7 @@ def delete_account(user: User, password: str) -> list[Rsvp]:
         db.session.execute(delete(model).where(model.user_id == user.id))
     # Mail to them: rows tied to the account, and any sent to the address alone.
     db.session.execute(delete(OutboxEmail).where(
-        or_(OutboxEmail.user_id == user.id,
-            func.lower(OutboxEmail.to_address) == user.email.lower())))
+        or_(OutboxEmail.user_id == user.id, OutboxEmail.to_index == user.email_index)))
     db.session.execute(delete(User).where(User.id == user.id))
     audit.record(None, "account.delete", "user", pseudonym, actor_pseudonym=pseudonym)
     db.session.flush()

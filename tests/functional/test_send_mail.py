@@ -21,6 +21,7 @@ from flask_babel import force_locale, gettext
 
 from community import mail
 from community.database import utcnow
+from community.encryption import blind_index
 from community.extensions import db
 from community.mail import queue_email, queue_templated_email, send_pending
 from community.outbox_models import OutboxEmail, OutboxStatus
@@ -452,7 +453,8 @@ def test_two_senders_at_once_send_each_email_exactly_once(app, monkeypatch):
     finally:
         server.stop()
         with app.app_context():
-            db.session.execute(sa.delete(OutboxEmail).where(OutboxEmail.to_address.in_(addresses)))
+            indexes = [blind_index(address) for address in addresses]
+            db.session.execute(sa.delete(OutboxEmail).where(OutboxEmail.to_index.in_(indexes)))
             db.session.commit()
             db.session.remove()
 
