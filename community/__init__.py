@@ -47,12 +47,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_hooks(app)
 
-    from community import backup, cli, jobs, mail, notifications, retention
+    from community import backup, cli, jobs, key_rotation, mail, notifications, retention
     from community.events import reminders
 
     jobs.init_app(app)
     cli.init_app(app)
     backup.init_cli(app)
+    key_rotation.init_cli(app)
     mail.init_cli(app)
     notifications.init_cli(app)
     reminders.init_cli(app)

@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import stat
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,12 +103,41 @@ class Keyring:
     data_keys: list[tuple[str, bytes]]
     index_key: bytes
     source: str = ""
+    # Keys read from a file are re-read when it changes, so running workers
+    # follow `flask rotate-keys` without a restart (checked at most every
+    # RECHECK_SECONDS, and at once for a value under an unknown key).
+    path: Path | None = None
     _ciphers: dict[str, AESGCM] = field(default_factory=dict, repr=False)
+    _mtime: float = field(default=0.0, repr=False)
+    _checked: float = field(default=0.0, repr=False)
+
+    RECHECK_SECONDS = 30.0
 
     def __post_init__(self) -> None:
         if not self.data_keys:
             raise KeyProblem("no data key")
         self._ciphers = {key_id: AESGCM(key) for key_id, key in self.data_keys}
+        if self.path is not None:
+            self._mtime = self.path.stat().st_mtime
+            self._checked = time.monotonic()
+
+    def refresh(self, force: bool = False) -> None:
+        """Re-read the keys file if it changed (data keys only: the index key
+        cannot change under a running app)."""
+        if self.path is None or (not force and
+                                 time.monotonic() - self._checked < self.RECHECK_SECONDS):
+            return
+        self._checked = time.monotonic()
+        try:
+            mtime = self.path.stat().st_mtime
+            if mtime == self._mtime:
+                return
+            keys = parse_data_keys(read_key_file(self.path).get("data_keys"))
+        except (OSError, ValueError):
+            return  # keep the keys we have; the file is being replaced or is broken
+        self._ciphers = {key_id: AESGCM(key) for key_id, key in keys}
+        self.data_keys = keys
+        self._mtime = mtime
 
     @property
     def current_id(self) -> str:
@@ -118,6 +148,7 @@ class Keyring:
         return [key_id for key_id, _ in self.data_keys]
 
     def encrypt(self, plaintext: str, context: str) -> str:
+        self.refresh()
         nonce = secrets.token_bytes(NONCE_BYTES)
         sealed = self._ciphers[self.current_id].encrypt(
             nonce, plaintext.encode("utf-8"), context.encode("ascii"))
@@ -126,6 +157,9 @@ class Keyring:
     def decrypt(self, stored: str, context: str) -> str:
         key_id, colon, encoded = stored.partition(":")
         cipher = self._ciphers.get(key_id)
+        if cipher is None and colon:
+            self.refresh(force=True)
+            cipher = self._ciphers.get(key_id)
         if not colon or cipher is None:
             raise UndecryptableValue(f"no key {key_id!r} for a value in {context}")
         try:
@@ -201,7 +235,8 @@ def load_keyring(app) -> Keyring:
             raise KeyProblem(f"{path} must be readable by its owner only (chmod 600)")
         data = read_key_file(path)
         return Keyring(parse_data_keys(data.get("data_keys")),
-                       _key(str(data.get("index_key", "")), "index_key"), source=str(path))
+                       _key(str(data.get("index_key", "")), "index_key"), source=str(path),
+                       path=path)
     if env == "testing":
         return testing_keyring()
     raise KeyProblem("no encryption keys: set HARBOUR_DATA_KEYS and HARBOUR_INDEX_KEY, or "
