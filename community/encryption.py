@@ -266,8 +266,10 @@ def blind_index(email: str) -> str:
 
 # --- The column type ------------------------------------------------------
 
-# Comparing ciphertexts means nothing (each has its own nonce): only IS NULL works.
+# Comparing ciphertexts means nothing (each has its own nonce): only IS NULL,
+# and = / != with the empty string (stored as it is), work.
 _ALLOWED = {operators.is_, operators.is_not}
+_EMPTY_ONLY = {operators.eq, operators.ne}
 
 
 class EncryptedText(TypeDecorator):
@@ -275,8 +277,8 @@ class EncryptedText(TypeDecorator):
 
     ``context`` is ``"table.column"``, bound into each value as associated
     data. ``None`` and ``""`` are stored as they are (an empty field says
-    nothing). Filtering or sorting on the column raises TypeError: look people
-    up through the blind index instead."""
+    nothing). Filtering or sorting on the column raises TypeError (but for
+    ``== ""`` and ``!= ""``): look people up through the blind index instead."""
 
     impl = sa.Text
     cache_ok = True
@@ -287,6 +289,8 @@ class EncryptedText(TypeDecorator):
 
     class comparator_factory(TypeDecorator.Comparator):  # noqa: N801 (SQLAlchemy's name)
         def operate(self, op, *other, **kwargs):
+            if op in _EMPTY_ONLY and other == ("",):
+                return super().operate(op, *other, **kwargs)
             if op not in _ALLOWED:
                 raise TypeError("an encrypted column cannot be compared or sorted")
             return super().operate(op, *other, **kwargs)

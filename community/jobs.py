@@ -179,8 +179,14 @@ def retention() -> dict[str, int]:
             "unverified": r.delete_unverified(r.unverified_to_purge(
                 int(config.get("UNVERIFIED_RETENTION_DAYS", r.DEFAULT_UNVERIFIED_DAYS)))),
             "sessions": r.purge_sessions(),
+            **{f"mail_{k}": v for k, v in r.purge_mail(
+                int(config.get("SENT_MAIL_RETENTION_DAYS", r.DEFAULT_SENT_MAIL_DAYS)),
+                int(config.get("UNSENT_MAIL_RETENTION_DAYS", r.DEFAULT_UNSENT_MAIL_DAYS)),
+            ).items()},
+            **r.purge_tokens(),
         }
         db.session.commit()
+    r.scrub()
     return done
 
 

@@ -474,6 +474,16 @@ def _record_failure(email: OutboxEmail, reason: str, at: datetime, max_attempts:
     return False
 
 
+def forget_content(email: OutboxEmail) -> None:
+    """Reduce a delivered email to its bookkeeping (id, dedupe key, status,
+    times): who it went to and what it said is not kept (issue 13)."""
+    email.to_address = ""
+    email.subject = ""
+    email.body_text = ""
+    email.body_html = ""
+    email.extra_headers = ""
+
+
 def send_pending(
     limit: int = 100,
     now: datetime | None = None,
@@ -541,6 +551,7 @@ def send_pending(
                     email.status = OutboxStatus.SENT
                     email.sent_at = clock()
                     email.last_error = ""
+                    forget_content(email)
                     db.session.commit()
                     report.sent += 1
                     continue

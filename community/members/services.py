@@ -34,7 +34,8 @@ from community.hubs.models import (
 from community.i18n import supported_locale, valid_timezone
 from community.outbox_models import OutboxEmail
 from community.permissions import event_audience_clause
-from community.transaction import atomic
+from community.retention import scrub
+from community.transaction import after_commit, atomic
 from community.updates.models import Comment, Update, UpdateStatus
 
 
@@ -372,4 +373,8 @@ def delete_account(user: User, password: str) -> list[Rsvp]:
     db.session.execute(delete(User).where(User.id == user.id))
     audit.record(None, "account.delete", "user", pseudonym, actor_pseudonym=pseudonym)
     db.session.flush()
+    # Once committed, empty SQLite's WAL so no page image of the account stays
+    # in it (secure_delete zeroes the file's free space); PostgreSQL's VACUUM
+    # runs with the nightly retention job.
+    after_commit(lambda: scrub(()))
     return promoted

@@ -327,7 +327,11 @@ def test_two_worker_processes_send_every_email_exactly_once(app, committed_publi
                 worker.kill()
                 worker.wait()
 
-    assert_committed_once_each(app, ids)
+    # Delivered mail keeps only its bookkeeping (issue 13): who got what is
+    # checked in what the workers printed.
+    emails = committed_emails(app, ids["users"])
+    assert len(emails) == len(ids["locales"])
+    assert {(email.to_address, email.subject) for email in emails} == {("", "")}
     printed = "".join(log.read_text() for log in logs)
     for address in ids["locales"]:
         assert printed.count(f"To: {address}\n") == 1, address

@@ -467,3 +467,21 @@ def test_sent_at_and_backoff_use_aware_utc_times(smtp_server):
     with time_machine.travel(datetime(2030, 5, 6, 7, 8, tzinfo=UTC), tick=False):
         send_pending()
     assert reload(email).sent_at == datetime(2030, 5, 6, 7, 8, tzinfo=UTC)
+
+
+def test_a_delivered_email_keeps_only_its_bookkeeping(smtp_server):
+    """Issue 13: once the server has it, the row no longer says who it went to
+    or what it said; the dedupe key still stops a second copy."""
+    email = queue_test_message(note="Meet at the side door", dedupe_key="blank-test")
+    waiting = email.to_address, email.subject
+    assert waiting == ("member@example.org", "Harbour: Spring picnic")
+
+    assert str(send_pending()) == "sent 1, failed 0, retry later 0"
+
+    row = db.session.execute(sa.text(
+        "SELECT to_address, to_index, subject, body_text, body_html, extra_headers, "
+        "dedupe_key, status, sent_at FROM outbox_emails WHERE id = :id"), {"id": email.id}).one()
+    assert row[:6] == ("", None, "", "", "", "")
+    assert row.dedupe_key == "blank-test" and row.status == "sent" and row.sent_at is not None
+    assert queue_test_message(dedupe_key="blank-test") is None
+    assert "Meet at the side door" in text_of(smtp_server.messages[0].message)
