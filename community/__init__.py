@@ -48,7 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_hooks(app)
 
     from community import backup, cli, jobs, key_rotation, mail, notifications, retention
-    from community.events import reminders
+    from community.events import burn, reminders
 
     jobs.init_app(app)
     cli.init_app(app)
@@ -57,6 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     mail.init_cli(app)
     notifications.init_cli(app)
     reminders.init_cli(app)
+    burn.init_app(app)
     retention.init_cli(app)
     return app
 

@@ -46,6 +46,7 @@ SCHEDULE: dict[str, dict[str, str]] = {
     "send_reminders": {"minute": "5"},  # hourly
     "send_digest": {"day_of_week": "1", "hour": "8", "minute": "0"},  # Mondays
     "retention": {"hour": "3", "minute": "30"},  # daily
+    "burn_events": {"minute": "20"},  # hourly: answers of burn-after events that ended
 }
 
 
@@ -190,6 +191,20 @@ def retention() -> dict[str, int]:
     return done
 
 
+def burn_events() -> int:
+    """Burn-after events past their end and grace period (community.events.burn)."""
+    from community.events.burn import burn_past_events
+    from community.retention import scrub
+    from community.transaction import immediate
+
+    with immediate():
+        done = burn_past_events(commit=True)
+        db.session.commit()
+    if done.events:
+        scrub(("rsvps", "outbox_emails", "audit_entries"))
+    return done.events
+
+
 # --- enqueueing ----------------------------------------------------------------------
 
 def enqueue(name: str, *args) -> bool:
@@ -254,6 +269,7 @@ def register_tasks(app: Flask, huey: Huey) -> dict[str, Any]:
         "send_reminders": send_reminders,
         "send_digest": send_digest,
         "retention": retention,
+        "burn_events": burn_events,
     }
     tasks: dict[str, Any] = {}
     for name, func in work.items():

@@ -240,7 +240,7 @@ def test_the_worker_schedule_runs_mail_reminders_digest_and_retention(app):
     huey = jobs(app).huey
     periodic = {task.name for task in huey._registry.periodic_tasks}
     assert periodic == {"drain_outbox", "sweep_publications", "send_reminders",
-                        "send_digest", "retention"} == set(SCHEDULE)
+                        "send_digest", "retention", "burn_events"} == set(SCHEDULE)
 
     def due(*when: int) -> set[str]:
         # Huey keeps naive UTC times.
@@ -256,6 +256,7 @@ def test_the_worker_schedule_runs_mail_reminders_digest_and_retention(app):
     assert due(2026, 12, 1, 3, 30) == {"drain_outbox", "sweep_publications",
                                                  "retention"}
     assert due(2026, 12, 1, 3, 31) == {"drain_outbox"}
+    assert due(2026, 12, 1, 3, 20) == {"drain_outbox", "sweep_publications", "burn_events"}
 
 
 def test_mail_queued_by_a_request_asks_a_worker_to_send_it_now(app, client):
