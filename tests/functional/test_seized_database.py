@@ -165,7 +165,8 @@ def test_a_seized_database_gives_away_nothing_useful(seized_url):
     markers = {
         **{f"address {a}": a for a in addresses},
         "venue": VENUE, "address": ADDRESS, "online link": ONLINE,
-        "two-factor key": totp_secret, "deleted account's blind index": leaver_index, "organiser note": ORGANISER_NOTE, "rsvp note": RSVP_NOTE,
+        "two-factor key": totp_secret, "deleted account's blind index": leaver_index,
+        "organiser note": ORGANISER_NOTE, "rsvp note": RSVP_NOTE,
         **{f"mail {n}": text for n, text in enumerate(secrets_in_mail) if len(text) > 12},
     }
     found = sorted(name for name, marker in markers.items()
