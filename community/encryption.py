@@ -238,12 +238,12 @@ def load_keyring(app) -> Keyring:
                        _key(str(data.get("index_key", "")), "index_key"), source=str(path),
                        path=path)
     if env == "testing":
-        return testing_keyring()
+        return keyring_for_testing()
     raise KeyProblem("no encryption keys: set HARBOUR_DATA_KEYS and HARBOUR_INDEX_KEY, or "
                     f"put them in {path} (see README, Encryption keys)")
 
 
-def testing_keyring() -> Keyring:
+def keyring_for_testing() -> Keyring:
     """The keys HARBOUR_ENV=testing uses when none are configured."""
     return Keyring(parse_data_keys(TESTING_DATA_KEYS), _key(TESTING_INDEX_KEY, "index"),
                    source="testing")

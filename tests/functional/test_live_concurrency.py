@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 import pytest
 import sqlalchemy as sa
 
-from community.encryption import testing_keyring
+from community.encryption import keyring_for_testing
 from tests.conftest import TEST_SECRET, base_config, real_clock_env, wait_for_exit
 
 pytestmark = pytest.mark.no_db
@@ -280,7 +280,7 @@ def test_nothing_acknowledged_is_lost_when_the_server_is_killed(tmp_path):
             "SELECT count(*) FROM rsvps WHERE status = 'going'")).scalar_one()
     engine.dispose()
     assert len(acknowledged) >= 8
-    assert {testing_keyring().blind_index(email) for email in acknowledged} <= kept
+    assert {keyring_for_testing().blind_index(email) for email in acknowledged} <= kept
     assert going <= 10
 
     # A new server on the same file carries on where the old one stopped.
