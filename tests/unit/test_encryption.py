@@ -217,3 +217,50 @@ def test_production_refuses_missing_or_testing_keys(tmp_path, database_url):
     with pytest.raises(UnsafeConfiguration, match="chmod 600"):
         create_app({"SQLALCHEMY_DATABASE_URI": database_url} | SAFE_PRODUCTION
                    | absent | {"HARBOUR_KEY_FILE": str(loose)})
+
+
+# --- The migration encrypts what is already there ----------------------------
+
+
+from tests.unit import test_migrations  # noqa: E402
+
+empty_database_url = test_migrations.empty_database_url
+
+
+@pytest.mark.no_db
+def test_the_migration_encrypts_existing_rows_and_the_downgrade_decrypts(empty_database_url):
+    from flask_migrate import downgrade, upgrade
+
+    app = create_app(base_config(empty_database_url))
+    with app.app_context():
+        upgrade(revision="b48df0307d37")
+        now = datetime(2026, 11, 1, tzinfo=UTC)
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO users (public_id, email, password_hash, display_name, "
+                "totp_secret, created_at) VALUES ('u1', 'Old.Member@example.org', 'x', 'Old', "
+                "'JBSWY3DPEHPK3PXP', :now)"), {"now": now})
+            conn.execute(sa.text(
+                "INSERT INTO outbox_emails (to_address, subject, body_text, status, "
+                "next_attempt_at, created_at) VALUES ('Old.Member@example.org', "
+                "'Reminder: picnic', 'Bring tea', 'pending', :now, :now)"), {"now": now})
+        upgrade()
+        with db.engine.connect() as conn:
+            email, index, secret = conn.execute(sa.text(
+                "SELECT email, email_index, totp_secret FROM users")).one()
+            to, to_index, subject = conn.execute(sa.text(
+                "SELECT to_address, to_index, subject FROM outbox_emails")).one()
+        assert "Old.Member" not in email and "JBSWY" not in secret
+        assert "Old.Member" not in to and "picnic" not in subject
+        assert index == to_index == encryption.keyring().blind_index("old.member@example.org")
+        user = find_user("OLD.member@example.org")
+        assert (user.email, user.totp_secret) == ("Old.Member@example.org", "JBSWY3DPEHPK3PXP")
+        db.session.remove()
+
+        downgrade(revision="b48df0307d37")
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT email, totp_secret FROM users")).one() == (
+                "Old.Member@example.org", "JBSWY3DPEHPK3PXP")
+            assert conn.execute(sa.text("SELECT subject FROM outbox_emails")).scalar_one() == (
+                "Reminder: picnic")
+        db.engine.dispose()
