@@ -47,15 +47,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_hooks(app)
 
-    from community import backup, cli, jobs, mail, notifications, retention
-    from community.events import reminders
+    from community import backup, cli, jobs, key_rotation, mail, notifications, retention
+    from community.events import burn, reminders
 
     jobs.init_app(app)
     cli.init_app(app)
     backup.init_cli(app)
+    key_rotation.init_cli(app)
     mail.init_cli(app)
     notifications.init_cli(app)
     reminders.init_cli(app)
+    burn.init_app(app)
     retention.init_cli(app)
     return app
 
@@ -87,12 +89,30 @@ def load_config(app: Flask, config: Mapping[str, Any] | None) -> None:
         if uri.startswith(prefix):
             app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[len(prefix):]
 
-    if env == "production":
-        problems = production_problems(app.config)
-        if problems:
-            raise UnsafeConfiguration(
-                "Harbour will not start in production: " + "; ".join(problems)
-            )
+    problems = production_problems(app.config) if env == "production" else []
+    load_keys(app, problems)
+    if problems:
+        raise UnsafeConfiguration(
+            "Harbour will not start in production: " + "; ".join(problems)
+        )
+
+
+def load_keys(app: Flask, problems: list[str]) -> None:
+    """Load the field-encryption keys (R40) onto the app. In production, missing,
+    malformed or published testing keys are problems; elsewhere missing keys
+    stop the start at once."""
+    from community import encryption
+
+    try:
+        keyring = encryption.load_keyring(app)
+    except (encryption.KeyProblem, OSError, ValueError) as exc:
+        if app.config["HARBOUR_ENV"] != "production":
+            raise UnsafeConfiguration(f"Harbour has no usable encryption keys: {exc}") from exc
+        problems.append(f"encryption keys: {exc}")
+        return
+    if app.config["HARBOUR_ENV"] == "production" and encryption.uses_testing_keys(keyring):
+        problems.append("the encryption keys must not be the published testing keys")
+    app.extensions[encryption.EXTENSION] = keyring
 
 
 def trust_proxies(app: Flask) -> None:
@@ -119,6 +139,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Deleted rows are overwritten with zeros, not left in free pages (issue 13).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from community import factories
 from community.auth.models import User
 from community.database import utcnow
+from community.encryption import blind_index
 from community.events.models import Audience, EventMode, Tier
 from community.extensions import db
 from community.hubs.models import Chapter, Hub, JoinPolicy, MemberRole
@@ -76,7 +77,7 @@ def seed_demo(password: str) -> dict[str, int]:
 
     def user(email: str, name: str, **kw) -> User:
         nonlocal password_hash
-        existing = db.session.scalar(select(User).where(User.email == email))
+        existing = db.session.scalar(select(User).where(User.email_index == blind_index(email)))
         if existing:
             return existing
         if password_hash is None:
@@ -180,6 +181,7 @@ def seed_scale(events: int, rsvps: int, people: int, *, progress=None, seed: int
     for start in range(0, people, batch):
         db.session.execute(sa.insert(User), [
             {"public_id": new_public_id(), "email": f"scale{first_user + n}@scale.invalid",
+             "email_index": blind_index(f"scale{first_user + n}@scale.invalid"),
              "display_name": f"Scale member {first_user + n}", "password_hash": password_hash,
              "email_verified_at": now}
             for n in range(start, min(people, start + batch))
@@ -187,7 +189,7 @@ def seed_scale(events: int, rsvps: int, people: int, *, progress=None, seed: int
         if progress:
             progress(min(batch, people - start))
     user_ids = list(db.session.scalars(
-        sa.select(User.id).where(User.email.like("scale%@scale.invalid"))))
+        sa.select(User.id).where(User.id >= first_user)))
     event_ids = []
     for start in range(0, events, batch):
         rows = []

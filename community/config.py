@@ -90,6 +90,18 @@ DEFAULTS = {
     # Retention (R41): past RSVPs lose their link to people; old audit entries go.
     "RSVP_RETENTION_DAYS": 30,
     "AUDIT_RETENTION_DAYS": 180,
+    # Field-level encryption (R40, community/encryption.py): a list of
+    # "id:base64key" (first is current) and the blind-index key, or neither and
+    # keys.json in the instance folder. Never in the database.
+    "HARBOUR_DATA_KEYS": None,
+    "HARBOUR_INDEX_KEY": None,
+    "HARBOUR_KEY_FILE": "",
+    # Delivered mail is blanked at once and its row deleted after this many days;
+    # mail still unsent this many days after it was queued is dropped.
+    "SENT_MAIL_RETENTION_DAYS": 7,
+    "UNSENT_MAIL_RETENTION_DAYS": 3,
+    # Burn after the event: answers go this long after an event with burn_after ends.
+    "BURN_GRACE_PERIOD": timedelta(hours=24),
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 import re
 import secrets
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -115,8 +116,41 @@ class Base(DeclarativeBase):
         return f"<{type(self).__name__} {key}>"
 
 
+def scrub_after_purge(engine: sa.Engine, tables: Iterable[str] = ()) -> bool:
+    """After a purge has committed, leave no readable copy of what it removed.
+
+    SQLite (with ``secure_delete`` on, set on every connection) has zeroed the
+    freed space in the database file once the WAL is checkpointed; a
+    TRUNCATE checkpoint writes the WAL back and empties it, so the old page
+    images in it are gone too. It cannot finish while another connection
+    reads; the next purge tries again. PostgreSQL: ``VACUUM`` the purged
+    tables (outside a transaction) so dead row versions are removed; see the
+    README for what it keeps (WAL, backups). Returns whether it completed."""
+    if engine.dialect.name == "sqlite":
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            busy, _log, _done = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            cursor.close()
+        finally:
+            raw.close()
+        return busy == 0
+    if engine.dialect.name == "postgresql":
+        names = sorted(set(tables))
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for name in names:
+                conn.exec_driver_sql(f'VACUUM "{name}"')  # noqa: S608 (our table names)
+        return True
+    return False
+
+
 def render_migration_item(type_, obj, autogen_context):
-    """Write UTCDateTime columns into migrations as plain timezone-aware DateTime."""
+    """Write UTCDateTime columns into migrations as plain timezone-aware DateTime,
+    and encrypted columns as the Text they are stored in."""
+    from community.encryption import EncryptedText
+
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, EncryptedText):
+        return "sa.Text()"
     return False

@@ -46,6 +46,7 @@ SCHEDULE: dict[str, dict[str, str]] = {
     "send_reminders": {"minute": "5"},  # hourly
     "send_digest": {"day_of_week": "1", "hour": "8", "minute": "0"},  # Mondays
     "retention": {"hour": "3", "minute": "30"},  # daily
+    "burn_events": {"minute": "20"},  # hourly: answers of burn-after events that ended
 }
 
 
@@ -179,9 +180,29 @@ def retention() -> dict[str, int]:
             "unverified": r.delete_unverified(r.unverified_to_purge(
                 int(config.get("UNVERIFIED_RETENTION_DAYS", r.DEFAULT_UNVERIFIED_DAYS)))),
             "sessions": r.purge_sessions(),
+            **{f"mail_{k}": v for k, v in r.purge_mail(
+                int(config.get("SENT_MAIL_RETENTION_DAYS", r.DEFAULT_SENT_MAIL_DAYS)),
+                int(config.get("UNSENT_MAIL_RETENTION_DAYS", r.DEFAULT_UNSENT_MAIL_DAYS)),
+            ).items()},
+            **r.purge_tokens(),
         }
         db.session.commit()
+    r.scrub()
     return done
+
+
+def burn_events() -> int:
+    """Burn-after events past their end and grace period (community.events.burn)."""
+    from community.events.burn import burn_past_events
+    from community.retention import scrub
+    from community.transaction import immediate
+
+    with immediate():
+        done = burn_past_events(commit=True)
+        db.session.commit()
+    if done.events:
+        scrub(("rsvps", "outbox_emails", "audit_entries"))
+    return done.events
 
 
 # --- enqueueing ----------------------------------------------------------------------
@@ -248,6 +269,7 @@ def register_tasks(app: Flask, huey: Huey) -> dict[str, Any]:
         "send_reminders": send_reminders,
         "send_digest": send_digest,
         "retention": retention,
+        "burn_events": burn_events,
     }
     tasks: dict[str, Any] = {}
     for name, func in work.items():

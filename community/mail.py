@@ -35,7 +35,7 @@ from community.auth.models import User
 from community.database import utcnow
 from community.extensions import db
 from community.i18n import english_region_of
-from community.outbox_models import OutboxEmail, OutboxStatus
+from community.outbox_models import OutboxEmail, OutboxStatus, recipient_index
 from community.transaction import immediate
 
 # --- Queueing -------------------------------------------------------------
@@ -224,6 +224,8 @@ def outbox_row(*, to_address: str, subject: str, body_text: str, body_html: str,
     return {
         "user_id": user_id,
         "to_address": _clean_header(to_address),
+        # Core inserts skip the model's validator: index the recipient here too.
+        "to_index": recipient_index(to_address),
         "subject": _clean_header(subject)[:SUBJECT_MAX_LENGTH],
         "body_text": body_text,
         "body_html": body_html,
@@ -549,6 +551,16 @@ def _record_failure(email: OutboxEmail, reason: str, at: datetime, max_attempts:
     return False
 
 
+def forget_content(email: OutboxEmail) -> None:
+    """Reduce a delivered email to its bookkeeping (id, dedupe key, status,
+    times): who it went to and what it said is not kept (issue 13)."""
+    email.to_address = ""
+    email.subject = ""
+    email.body_text = ""
+    email.body_html = ""
+    email.extra_headers = ""
+
+
 def send_pending(
     limit: int = 100,
     now: datetime | None = None,
@@ -626,6 +638,7 @@ def send_pending(
                         email.status = OutboxStatus.SENT
                         email.sent_at = clock()
                         email.last_error = ""
+                        forget_content(email)
                         report.sent += 1
                         continue
                     if gave_up:

@@ -7,9 +7,10 @@ import enum
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from community.database import Base, created_at, enum_type, intpk, utcnow
+from community.encryption import EncryptedText, blind_index
 
 
 class OutboxStatus(enum.Enum):
@@ -33,12 +34,19 @@ class OutboxEmail(Base):
     user_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
-    to_address: Mapped[str] = mapped_column(sa.String(254))
-    subject: Mapped[str] = mapped_column(sa.String(300))
-    body_text: Mapped[str] = mapped_column(sa.Text)
-    body_html: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
-    # Extra headers such as List-Unsubscribe, as "Name: value" lines.
-    extra_headers: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    # Recipient, subject, bodies and headers are encrypted (R40) and blanked as
+    # soon as the email is delivered (community.mail.send_pending).
+    to_address: Mapped[str] = mapped_column(EncryptedText("outbox_emails.to_address"))
+    # Blind index of to_address: deleting an account finds mail sent to the
+    # address alone (email_index of users).
+    to_index: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    subject: Mapped[str] = mapped_column(EncryptedText("outbox_emails.subject"))
+    body_text: Mapped[str] = mapped_column(EncryptedText("outbox_emails.body_text"))
+    body_html: Mapped[str] = mapped_column(EncryptedText("outbox_emails.body_html"),
+                                           default="", server_default="")
+    # Extra headers such as List-Unsubscribe (a signed link), as "Name: value" lines.
+    extra_headers: Mapped[str] = mapped_column(EncryptedText("outbox_emails.extra_headers"),
+                                               default="", server_default="")
     dedupe_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
     status: Mapped[OutboxStatus] = mapped_column(
         enum_type(OutboxStatus, "outbox_status"), default=OutboxStatus.PENDING
@@ -48,6 +56,18 @@ class OutboxEmail(Base):
     last_error: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
     sent_at: Mapped[datetime | None]
     created_at: Mapped[created_at]
+
+    @validates("to_address")
+    def _index_recipient(self, _key, address: str) -> str:
+        self.to_index = recipient_index(address)
+        return address
+
+
+def recipient_index(address: str) -> str | None:
+    """The blind index of a recipient's address, for finding a person's mail."""
+    from email.utils import parseaddr
+
+    return blind_index(parseaddr(address)[1]) if address else None
 
 
 class Publication(Base):

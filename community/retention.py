@@ -1,33 +1,51 @@
 """Retention jobs (DESIGN §2 rule 6, R41): forget who answered past events,
-and prune old audit entries. Both are idempotent: a second run finds nothing.
+and prune old audit entries. Each is idempotent: a second run finds nothing.
 
     flask --app wsgi anonymise-past-rsvps [--older-than DAYS]
     flask --app wsgi prune-audit [--older-than DAYS]
     flask --app wsgi purge-unverified [--older-than DAYS]
     flask --app wsgi purge-sessions
+    flask --app wsgi purge-mail
+    flask --app wsgi purge-tokens
+
+Every table that can point at a person is covered: RSVPs and their check-ins
+(anonymised; burnt outright for burn-after events, community.events.burn),
+the outbox (blanked on delivery, deleted here), audit entries, sessions,
+unverified accounts, used recovery codes and spent invites. Each command then
+scrubs the database file (``database.scrub_after_purge``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import click
 from flask import Flask, current_app
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 
 from community.audit_models import AuditEntry
 from community.auth.models import RecoveryCode, User, UserSession
-from community.database import utcnow
+from community.database import scrub_after_purge, utcnow
 from community.events.models import Event, Rsvp
 from community.extensions import db
-from community.hubs.models import ChapterRole, MemberRole, Membership, MembershipStatus
-from community.outbox_models import OutboxEmail
+from community.hubs.models import ChapterRole, Invite, MemberRole, Membership, MembershipStatus
+from community.outbox_models import OutboxEmail, OutboxStatus
 
 BATCH = 500
 DEFAULT_RSVP_DAYS = 30
 DEFAULT_AUDIT_DAYS = 180
 DEFAULT_UNVERIFIED_DAYS = 7
+DEFAULT_SENT_MAIL_DAYS = 7
+DEFAULT_UNSENT_MAIL_DAYS = 3
+# R41: used tokens go after 24 hours.
+TOKEN_GRACE = timedelta(hours=24)
+# The tables the jobs delete from, for scrub_after_purge.
+PURGED_TABLES = ("rsvps", "audit_entries", "users", "user_sessions", "recovery_codes",
+                 "memberships", "outbox_emails", "invites")
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
 
@@ -100,10 +118,9 @@ def delete_unverified(ids: list[int], progress: Progress | None = None) -> int:
     done = 0
     for chunk in _batches(ids):
         still = select(User.id).where(User.id.in_(chunk), User.email_verified_at.is_(None))
-        emails = [email.lower() for email in db.session.scalars(
-            select(User.email).where(User.id.in_(still)))]
+        indexes = list(db.session.scalars(select(User.email_index).where(User.id.in_(still))))
         db.session.execute(delete(OutboxEmail).where(
-            or_(OutboxEmail.user_id.in_(still), func.lower(OutboxEmail.to_address).in_(emails))),
+            or_(OutboxEmail.user_id.in_(still), OutboxEmail.to_index.in_(indexes))),
             execution_options={"synchronize_session": False})
         for model in (Membership, ChapterRole, UserSession, RecoveryCode):
             db.session.execute(delete(model).where(model.user_id.in_(still)),
@@ -175,6 +192,58 @@ def purge_sessions(now: datetime | None = None, progress: Progress | None = None
     return delete_sessions(sessions_to_purge(now), progress)
 
 
+def purge_mail(sent_days: int = DEFAULT_SENT_MAIL_DAYS,
+               unsent_days: int = DEFAULT_UNSENT_MAIL_DAYS,
+               now: datetime | None = None) -> dict[str, int]:
+    """Delivered mail: blank any row still holding content (delivered before
+    blanking existed) and delete rows delivered more than ``sent_days`` ago.
+    Mail still unsent, or given up, ``unsent_days`` after it was queued is
+    past its retry window: deleted, with a log line that names no one."""
+    now = now or utcnow()
+    blanked = db.session.execute(
+        update(OutboxEmail)
+        .where(OutboxEmail.status == OutboxStatus.SENT, OutboxEmail.to_address != "")
+        .values(to_address="", to_index=None, subject="", body_text="", body_html="",
+                extra_headers=""),
+        execution_options={"synchronize_session": False}).rowcount or 0
+    sent = db.session.execute(
+        delete(OutboxEmail).where(OutboxEmail.status == OutboxStatus.SENT,
+                                  OutboxEmail.sent_at < now - timedelta(days=sent_days)),
+        execution_options={"synchronize_session": False}).rowcount or 0
+    unsent = db.session.execute(
+        delete(OutboxEmail).where(OutboxEmail.status != OutboxStatus.SENT,
+                                  OutboxEmail.created_at < now - timedelta(days=unsent_days)),
+        execution_options={"synchronize_session": False}).rowcount or 0
+    if unsent:
+        log.warning("dropped %d unsent emails queued more than %d days ago", unsent, unsent_days)
+    return {"blanked": blanked, "sent": sent, "unsent": unsent}
+
+
+def purge_tokens(now: datetime | None = None) -> dict[str, int]:
+    """Used recovery codes, and invites revoked, expired or used up, 24 hours on (R41)."""
+    cutoff = (now or utcnow()) - TOKEN_GRACE
+    codes = db.session.execute(
+        delete(RecoveryCode).where(RecoveryCode.used_at < cutoff),
+        execution_options={"synchronize_session": False}).rowcount or 0
+    invites = db.session.execute(
+        delete(Invite).where(or_(
+            Invite.revoked_at < cutoff,
+            Invite.expires_at < cutoff,
+            and_(Invite.max_uses.is_not(None), Invite.use_count >= Invite.max_uses,
+                 Invite.created_at < cutoff))),
+        execution_options={"synchronize_session": False}).rowcount or 0
+    return {"recovery_codes": codes, "invites": invites}
+
+
+def scrub(tables=PURGED_TABLES) -> None:
+    """Call after the purge has committed; never raises (a busy file is scrubbed next time)."""
+    try:
+        if not scrub_after_purge(db.engine, tables):
+            log.info("the database file is busy; scrubbing again after the next purge")
+    except Exception:  # noqa: BLE001 (the purge itself is done and committed)
+        log.warning("could not scrub the database after a purge", exc_info=True)
+
+
 def _days(value: int | None, key: str, default: int) -> int:
     if value is not None:
         return value
@@ -197,6 +266,7 @@ def init_cli(app: Flask) -> None:
         with click.progressbar(length=len(ids), label="Anonymising RSVPs") as bar:
             done = anonymise_rsvps(ids, bar.update)
         db.session.commit()
+        scrub()
         click.echo(f"Anonymised {done} RSVPs of events that ended more than {days} days ago.")
 
     @app.cli.command("prune-audit")
@@ -211,6 +281,7 @@ def init_cli(app: Flask) -> None:
         with click.progressbar(length=len(ids), label="Pruning the audit log") as bar:
             done = delete_audit_entries(ids, bar.update)
         db.session.commit()
+        scrub()
         click.echo(f"Deleted {done} audit entries older than {days} days.")
 
     @app.cli.command("purge-unverified")
@@ -225,6 +296,7 @@ def init_cli(app: Flask) -> None:
         with click.progressbar(length=len(ids), label="Deleting unverified accounts") as bar:
             done = delete_unverified(ids, bar.update)
         db.session.commit()
+        scrub()
         click.echo(f"Deleted {done} unverified accounts older than {days} days.")
 
     @app.cli.command("purge-sessions")
@@ -234,4 +306,27 @@ def init_cli(app: Flask) -> None:
         with click.progressbar(length=len(ids), label="Deleting expired sessions") as bar:
             done = delete_sessions(ids, bar.update)
         db.session.commit()
+        scrub()
         click.echo(f"Deleted {done} expired sessions.")
+
+    @app.cli.command("purge-mail")
+    def purge_mail_command() -> None:
+        """Delete delivered mail after SENT_MAIL_RETENTION_DAYS and unsent mail after
+        UNSENT_MAIL_RETENTION_DAYS."""
+        config = current_app.config
+        done = purge_mail(int(config.get("SENT_MAIL_RETENTION_DAYS", DEFAULT_SENT_MAIL_DAYS)),
+                          int(config.get("UNSENT_MAIL_RETENTION_DAYS",
+                                         DEFAULT_UNSENT_MAIL_DAYS)))
+        db.session.commit()
+        scrub()
+        click.echo(f"Deleted {done['sent']} delivered and {done['unsent']} unsent emails; "
+                   f"blanked {done['blanked']}.")
+
+    @app.cli.command("purge-tokens")
+    def purge_tokens_command() -> None:
+        """Delete used recovery codes and spent invites (24 hours on)."""
+        done = purge_tokens()
+        db.session.commit()
+        scrub()
+        click.echo(f"Deleted {done['recovery_codes']} used recovery codes and "
+                   f"{done['invites']} spent invites.")

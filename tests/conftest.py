@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from community import create_app
+from community.encryption import blind_index
 from community.extensions import db, limiter
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-harbour"
@@ -252,7 +253,7 @@ def outbox(to: str | None = None) -> list:
 
     stmt = select(OutboxEmail).order_by(OutboxEmail.id)
     if to is not None:
-        stmt = stmt.where(OutboxEmail.to_address == to)
+        stmt = stmt.where(OutboxEmail.to_index == blind_index(to))
     return list(db.session.scalars(stmt))
 
 

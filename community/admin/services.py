@@ -28,6 +28,7 @@ from community.audit_models import AuditEntry
 from community.auth.models import User
 from community.auth.sessions import end_other_sessions
 from community.database import escape_like, is_public_id, utcnow
+from community.encryption import blind_index
 from community.errors import DomainError
 from community.events.models import Event, EventStatus, Rsvp
 from community.extensions import db
@@ -188,14 +189,22 @@ def user_by_public_id(public_id: str) -> User | None:
     return db.session.scalar(select(User).where(User.public_id == public_id))
 
 
+def _name_or_address(query: str):
+    """Display name containing ``query`` (any case), or the email address equal
+    to it: addresses are encrypted, so only an exact address (any case) is found,
+    through the blind index (R40)."""
+    pattern = f"%{escape_like(query.lower())}%"
+    return (func.lower(User.display_name).like(pattern, escape="\\")
+            | (User.email_index == blind_index(query)))
+
+
 def search_users(query: str = "", page: int = 1, per_page: int = USERS_PER_PAGE) -> Page:
-    """People whose display name or email contains ``query`` (any case), by name."""
+    """People whose display name contains ``query`` or whose address is
+    ``query`` (any case), by name."""
     where = []
     query = (query or "").replace("\x00", "").strip()
     if query:
-        pattern = f"%{escape_like(query.lower())}%"
-        where.append(func.lower(User.display_name).like(pattern, escape="\\")
-                     | func.lower(User.email).like(pattern, escape="\\"))
+        where.append(_name_or_address(query))
     return paginate(
         select(User).where(*where).order_by(func.lower(User.display_name), User.id),
         count=select(func.count()).select_from(User).where(*where),
@@ -580,12 +589,9 @@ def coordinator_candidates(chapter: Chapter, query: str) -> list[User]:
     query = (query or "").replace("\x00", "").strip()
     if not query:
         return []
-    pattern = f"%{escape_like(query.lower())}%"
     already = select(ChapterRole.user_id).where(ChapterRole.chapter_id == chapter.id)
     return list(db.session.scalars(
-        select(User).where(func.lower(User.display_name).like(pattern, escape="\\")
-                           | func.lower(User.email).like(pattern, escape="\\"),
-                           User.id.not_in(already))
+        select(User).where(_name_or_address(query), User.id.not_in(already))
         .order_by(func.lower(User.display_name), User.id).limit(SEARCH_LIMIT)))
 
 

@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from community.database import Base, created_at, intpk, public_id
+from community.encryption import EncryptedText, blind_index
 
 if TYPE_CHECKING:
     from community.hubs.models import ChapterRole, Membership
@@ -22,8 +23,12 @@ class User(Base):
 
     id: Mapped[intpk]
     public_id: Mapped[public_id]
-    # Normalised (trimmed, lower-cased domain) before it is stored; never shown to others.
-    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    # Normalised (trimmed, lower-cased domain) before it is stored; never shown
+    # to others; encrypted (R40). Looked up through email_index, never by value.
+    email: Mapped[str] = mapped_column(EncryptedText("users.email"))
+    # HMAC-SHA256 of the lower-cased address under the index key: sign-in,
+    # uniqueness and the admin's search by exact address. Set with ``email``.
+    email_index: Mapped[str] = mapped_column(sa.String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     display_name: Mapped[str] = mapped_column(sa.String(64))
     locale: Mapped[str] = mapped_column(sa.String(16), default="en", server_default="en")
@@ -31,7 +36,7 @@ class User(Base):
     # How English dates are written (en_GB, en_AU, en_CA, en_US); "" follows the browser.
     date_format: Mapped[str] = mapped_column(sa.String(8), default="", server_default="")
     email_verified_at: Mapped[datetime | None]
-    totp_secret: Mapped[str | None] = mapped_column(sa.String(255))
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText("users.totp_secret"))
     # The last accepted TOTP time step, so a code cannot be replayed (R18).
     totp_last_timecode: Mapped[int | None] = mapped_column(sa.BigInteger)
     is_site_admin: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
@@ -63,6 +68,11 @@ class User(Base):
     chapter_roles: Mapped[list[ChapterRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
+
+    @validates("email")
+    def _index_email(self, _key, email: str) -> str:
+        self.email_index = blind_index(email)
+        return email
 
     # Flask-Login protocol; get_id is provided by the session layer.
     is_anonymous = False

@@ -10,7 +10,7 @@ from functools import partial
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from community.auth import throttle, totp
 from community.auth.models import User
@@ -18,6 +18,7 @@ from community.auth.passwords import hash_password, needs_rehash, password_probl
 from community.auth.sessions import end_other_sessions
 from community.auth.tokens import InvalidToken, make_token, user_for_token
 from community.database import utcnow
+from community.encryption import blind_index
 from community.errors import DomainError
 from community.extensions import db
 from community.logs import security_event
@@ -42,9 +43,10 @@ def normalise_email(email: str) -> str:
 
 
 def find_user(email: str) -> User | None:
-    """The account for an address, ignoring case: people type their address as they like."""
+    """The account for an address, ignoring case: people type their address as
+    they like. Looked up through the blind index (R40)."""
     return db.session.scalar(
-        select(User).where(func.lower(User.email) == normalise_email(email).lower()).limit(1)
+        select(User).where(User.email_index == blind_index(normalise_email(email))).limit(1)
     )
 
 

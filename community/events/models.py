@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from community.database import Base, created_at, enum_type, intpk, public_id, updated_at
+from community.encryption import EncryptedText
 
 if TYPE_CHECKING:
     from community.auth.models import User
@@ -78,13 +79,18 @@ class Event(Base):
     mode: Mapped[EventMode] = mapped_column(
         enum_type(EventMode, "event_mode"), default=EventMode.IN_PERSON
     )
-    venue: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    # Venue, address and online link are encrypted whatever their tier (R40):
+    # a superset of "when not public", and no column changes meaning with a tier.
+    venue: Mapped[str] = mapped_column(EncryptedText("events.venue"), default="",
+                                       server_default="")
     # Hidden addresses will be encrypted at rest (R40); never filter on this column.
-    address: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
+    address: Mapped[str] = mapped_column(EncryptedText("events.address"), default="",
+                                         server_default="")
     location_visibility: Mapped[Tier] = mapped_column(
         enum_type(Tier, "location_tier"), default=Tier.PUBLIC
     )
-    online_url: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
+    online_url: Mapped[str] = mapped_column(EncryptedText("events.online_url"), default="",
+                                            server_default="")
     online_visibility: Mapped[Tier] = mapped_column(
         enum_type(Tier, "online_tier"), default=Tier.ATTENDEES
     )
@@ -112,6 +118,12 @@ class Event(Base):
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
     published_at: Mapped[datetime | None]
+    # Burn after the event: BURN_GRACE_PERIOD after ends_at its RSVPs, check-ins
+    # and attendee mail are deleted; the counts stay as plain numbers.
+    burn_after: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    burned_at: Mapped[datetime | None]
+    final_going_count: Mapped[int | None]
+    final_checked_in_count: Mapped[int | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 
@@ -145,7 +157,7 @@ class Rsvp(Base):
     )
     status: Mapped[RsvpStatus] = mapped_column(enum_type(RsvpStatus, "rsvp_status"))
     guests: Mapped[int] = mapped_column(default=0, server_default="0")
-    note: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
+    note: Mapped[str] = mapped_column(EncryptedText("rsvps.note"), default="", server_default="")
     checked_in_at: Mapped[datetime | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
 from community.database import Base, created_at, enum_type, intpk, public_id, updated_at
+from community.encryption import EncryptedText
 
 if TYPE_CHECKING:
     from community.auth.models import User
@@ -154,7 +155,8 @@ class Membership(Base):
     )
     join_answer: Mapped[str] = mapped_column(sa.String(1000), default="", server_default="")
     # Private to the hub's organisers (R40 will encrypt it).
-    organiser_notes: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    organiser_notes: Mapped[str] = mapped_column(EncryptedText("memberships.organiser_notes"),
+                                                 default="", server_default="")
     # The member agreed to be listed to fellow members of this hub (R6).
     listed_to_members: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[created_at]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 
@@ -34,7 +34,8 @@ from community.hubs.models import (
 from community.i18n import ENGLISH_REGIONS, supported_locale, valid_timezone
 from community.outbox_models import OutboxEmail
 from community.permissions import event_audience_clause
-from community.transaction import atomic
+from community.retention import scrub
+from community.transaction import after_commit, atomic
 from community.updates.models import Comment, Update, UpdateStatus
 
 
@@ -384,9 +385,12 @@ def delete_account(user: User, password: str) -> list[Rsvp]:
         db.session.execute(delete(model).where(model.user_id == user.id))
     # Mail to them: rows tied to the account, and any sent to the address alone.
     db.session.execute(delete(OutboxEmail).where(
-        or_(OutboxEmail.user_id == user.id,
-            func.lower(OutboxEmail.to_address) == user.email.lower())))
+        or_(OutboxEmail.user_id == user.id, OutboxEmail.to_index == user.email_index)))
     db.session.execute(delete(User).where(User.id == user.id))
     audit.record(None, "account.delete", "user", pseudonym, actor_pseudonym=pseudonym)
     db.session.flush()
+    # Once committed, empty SQLite's WAL so no page image of the account stays
+    # in it (secure_delete zeroes the file's free space); PostgreSQL's VACUUM
+    # runs with the nightly retention job.
+    after_commit(lambda: scrub(()))
     return promoted

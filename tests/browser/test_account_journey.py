@@ -10,6 +10,7 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
+from community.encryption import blind_index
 from community.extensions import db
 from community.outbox_models import OutboxEmail
 from tests.browser.conftest import describe_violations
@@ -22,7 +23,7 @@ PASSWORD = "saffron kettle drizzle moonlight"
 def last_email_to(live_server, address: str) -> OutboxEmail:
     with live_server.app.app_context():
         email = db.session.scalar(
-            select(OutboxEmail).where(OutboxEmail.to_address == address)
+            select(OutboxEmail).where(OutboxEmail.to_index == blind_index(address))
             .order_by(OutboxEmail.id.desc()).limit(1)
         )
         assert email is not None, f"no email to {address}"

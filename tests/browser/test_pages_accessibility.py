@@ -7,7 +7,7 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from community.auth.models import User
+from community.auth.services import find_user
 from community.events.models import Audience, Event, EventStatus
 from community.extensions import db
 from tests.browser.conftest import describe_violations
@@ -47,7 +47,7 @@ def signed_in_page(live_server, page_opener, email, locale, *, code=False):
     page.locator("main button[type=submit]").click()
     if code:
         with live_server.app.app_context():
-            secret = db.session.scalar(select(User.totp_secret).where(User.email == email))
+            secret = find_user(email).totp_secret
         page.fill("#code", pyotp.TOTP(secret).now())
         page.locator("main button[type=submit]").click()
     return page
@@ -73,7 +73,7 @@ def test_member_pages(live_server, page_opener, locale):
 def test_lead_pages(live_server, page_opener, locale):
     email = "lead.manchester@example.org" if locale == "en" else "lead.london@example.org"
     with live_server.app.app_context():
-        user = db.session.scalar(select(User).where(User.email == email))
+        user = find_user(email)
         user.totp_secret = user.totp_secret or pyotp.random_base32()
         user.totp_last_timecode = None  # as in test_admin_pages: no false replay
         db.session.commit()
@@ -88,7 +88,7 @@ def test_lead_pages(live_server, page_opener, locale):
 def test_admin_pages(live_server, page_opener, locale):
     email = "admin@example.org"
     with live_server.app.app_context():
-        user = db.session.scalar(select(User).where(User.email == email))
+        user = find_user(email)
         user.totp_secret = user.totp_secret or pyotp.random_base32()
         # Each language signs in afresh within one 30-second step; forget the
         # last code so the second sign-in is not refused as a replay (R18).

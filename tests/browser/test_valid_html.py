@@ -24,7 +24,7 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from community.auth.models import User
+from community.auth.services import find_user
 from community.events.models import Event
 from community.extensions import db
 from community.hubs.models import Hub, Membership
@@ -90,7 +90,7 @@ def run_nu_checker(jar: Path, files: list[Path]) -> list[dict]:
 
 def sign_in(live_server, page_opener, email: str, locale: str):
     with live_server.app.app_context():
-        user = db.session.scalar(select(User).where(User.email == email))
+        user = find_user(email)
         user.totp_secret = user.totp_secret or pyotp.random_base32()
         user.totp_last_timecode = None  # a second sign-in in the same 30 s is no replay
         secret = user.totp_secret
@@ -108,7 +108,7 @@ def sign_in(live_server, page_opener, email: str, locale: str):
 def demo_ids(live_server, email: str) -> dict[str, str]:
     """The lead's hub, one of its events, updates and memberships."""
     with live_server.app.app_context():
-        user = db.session.scalar(select(User).where(User.email == email))
+        user = find_user(email)
         membership = db.session.scalar(select(Membership).where(Membership.user_id == user.id))
         hub = db.session.get(Hub, membership.hub_id)
         event = db.session.scalar(select(Event).where(Event.hub_id == hub.id).limit(1))

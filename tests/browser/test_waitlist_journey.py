@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from community.encryption import blind_index
 from community.extensions import db
 from community.factories import make_event, make_hub, make_membership, make_rsvp, make_user
 from community.outbox_models import OutboxEmail
@@ -70,7 +71,7 @@ def test_last_seat_waiting_list_and_promotion_without_javascript(
 
     with live_server.app.app_context():
         emails = list(db.session.scalars(
-            select(OutboxEmail).where(OutboxEmail.to_address == "b@journey.example")))
+            select(OutboxEmail).where(OutboxEmail.to_index == blind_index("b@journey.example"))))
     promoted = [e for e in emails if (e.dedupe_key or "").startswith("waitlist:")]
     assert len(promoted) == 1
     assert promoted[0].subject == "A place opened up: Harbour boat trip"

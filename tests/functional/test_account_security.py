@@ -12,7 +12,8 @@ import time_machine
 from sqlalchemy import select
 
 from community.auth import passwords
-from community.auth.models import RecoveryCode, User, UserSession
+from community.auth.models import RecoveryCode, UserSession
+from community.auth.services import find_user
 from community.database import utcnow
 from community.extensions import db
 from community.factories import make_hub, make_membership, make_user
@@ -64,7 +65,7 @@ def test_r12_length_rules_without_composition_or_truncation(client):
 
     response = sign_up(client, email="long@example.org", password=long_password)
     assert response.status_code == 302
-    user = db.session.scalar(select(User).where(User.email == "long@example.org"))
+    user = find_user("long@example.org")
     user.email_verified_at = utcnow()
     altered = long_password[:99] + ("Q" if long_password[99] != "Q" else "R") + long_password[100:]
     assert "do not match" in sign_in(client, "long@example.org", altered).get_data(as_text=True)
@@ -89,7 +90,7 @@ def test_r13_common_and_context_passwords_are_rejected(client, weak):
 
     response = sign_up(client, email="weak@example.org", password=weak)
     assert response.status_code == 200
-    assert db.session.scalar(select(User).where(User.email == "weak@example.org")) is None
+    assert find_user("weak@example.org") is None
 
 
 def test_r13_bundled_list_has_at_least_ten_thousand_entries():
@@ -371,7 +372,7 @@ def test_disabling_two_factor_needs_the_password(client):
         ok = client.post("/account/two-factor/disable",
                          data={"csrf_token": csrf_token(page), "password": PASSWORD})
         assert ok.status_code == 302
-    user = db.session.scalar(select(User).where(User.email == "tfa@example.org"))
+    user = find_user("tfa@example.org")
     assert user.totp_secret is None
     assert db.session.scalars(select(RecoveryCode)).all() == []
 

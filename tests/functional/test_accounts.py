@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from community.auth.models import User, UserSession
+from community.auth.models import UserSession
+from community.auth.services import find_user
 from community.extensions import db
 from community.factories import make_user
 from tests.conftest import csrf_token, link_in, outbox, post_form, sign_in
@@ -31,7 +32,7 @@ def test_sign_up_verify_and_sign_in(client):
     response = sign_up(client, email="  Ming@Example.ORG ")
     assert response.status_code == 302
     assert response.headers["Location"] == "/sign-up/check-your-inbox"
-    user = db.session.scalar(select(User).where(User.email == "Ming@example.org"))
+    user = find_user("Ming@example.org")
     assert user is not None and not user.is_verified
     assert user.display_name == "Ah Ming"
 
@@ -57,7 +58,7 @@ def test_sign_up_in_chinese_sends_chinese_email(client):
     sign_up(client, email="chan@example.org", locale="zh_Hant_HK")
     [email] = outbox("chan@example.org")
     assert "確認" in email.subject
-    user = db.session.scalar(select(User).where(User.email == "chan@example.org"))
+    user = find_user("chan@example.org")
     assert user.locale == "zh_Hant_HK"
 
 

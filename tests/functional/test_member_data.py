@@ -15,6 +15,7 @@ from community.admin.models import Report, ReportTarget
 from community.audit_models import AuditEntry
 from community.auth import totp
 from community.auth.models import User
+from community.auth.services import find_user
 from community.database import utcnow
 from community.events.models import Rsvp, RsvpStatus
 from community.extensions import db
@@ -75,7 +76,7 @@ def test_r20_export_and_delete_ask_again_after_ten_minutes(client, path, method)
                                data={"csrf_token": token, "password": PASSWORD})
         assert response.status_code == 302
         assert response.headers["Location"] == "/account/confirm?next=" + path
-    assert db.session.scalar(select(User).where(User.email == "r20-data@example.org"))
+    assert find_user("r20-data@example.org")
 
 
 @pytest.mark.parametrize("path", ["/account/export", "/account/delete"])
@@ -91,7 +92,7 @@ def test_export_and_delete_need_a_csrf_token(client, path):
     sign_in(client, "csrf-data@example.org")
     response = client.post(path, data={"password": PASSWORD})
     assert response.status_code == 400
-    assert db.session.scalar(select(User).where(User.email == "csrf-data@example.org"))
+    assert find_user("csrf-data@example.org")
 
 
 # --- R42: export ------------------------------------------------------------------------
@@ -199,7 +200,7 @@ def test_delete_needs_the_right_password(client, password):
     assert response.status_code == 200
     body = response.get_data(as_text=True)
     assert "Enter your password." in body or "Your password is not right." in body
-    assert db.session.scalar(select(User).where(User.email == "stay@example.org"))
+    assert find_user("stay@example.org")
     assert client.get("/dashboard").status_code == 200
 
 
@@ -211,7 +212,7 @@ def test_r14_wrong_passwords_on_the_delete_form_are_throttled(client):
     with mock.patch("community.members.services.verify_password") as verify:
         assert delete(client).status_code == 429
         verify.assert_not_called()
-    assert db.session.scalar(select(User).where(User.email == "throttle-delete@example.org"))
+    assert find_user("throttle-delete@example.org")
 
 
 EMAIL = "Gone.Marker.Q7@example.org"
@@ -305,6 +306,6 @@ def test_r43_after_deletion_sign_in_fails_generically_and_the_email_is_free_agai
     response = sign_up(client, email="again@example.org", name="Second Life")
     assert response.status_code == 302
     assert response.headers["Location"] == "/sign-up/check-your-inbox"
-    user = db.session.scalar(select(User).where(User.email == "again@example.org"))
+    user = find_user("again@example.org")
     assert user is not None and user.display_name == "Second Life"
     assert "Confirm" in outbox("again@example.org")[-1].subject

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from community import UnsafeConfiguration, create_app
 from community.config import DEFAULT_SECRET_KEY
+from community.encryption import new_key
 from community.extensions import db
 from community.factories import make_event
 from community.security import CONTENT_SECURITY_POLICY
@@ -151,6 +152,9 @@ SAFE_PRODUCTION = {
     "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
     "BASE_URL": "https://harbour.example",
     "DEBUG": False,
+    # Real keys, made for this run (the published testing keys are refused).
+    "HARBOUR_DATA_KEYS": [f"prod1:{new_key()}"],
+    "HARBOUR_INDEX_KEY": new_key(),
 }
 
 

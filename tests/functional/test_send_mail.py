@@ -432,10 +432,12 @@ def test_two_senders_at_once_send_each_email_exactly_once(app, monkeypatch):
     server.start()
     configure_smtp(app, monkeypatch, server.port)
     addresses = [f"concurrent{n}@example.org" for n in range(20)]
+    ids = []
     try:
         with app.app_context():
             for address in addresses:
-                queue_email(db.session, to_address=address, subject="Hi", body_text="Hello")
+                ids.append(queue_email(db.session, to_address=address, subject="Hi",
+                                       body_text="Hello").id)
             db.session.commit()
 
         reports = []
@@ -453,7 +455,8 @@ def test_two_senders_at_once_send_each_email_exactly_once(app, monkeypatch):
     finally:
         server.stop()
         with app.app_context():
-            db.session.execute(sa.delete(OutboxEmail).where(OutboxEmail.to_address.in_(addresses)))
+            # Delivered rows no longer hold their address: clean up by id.
+            db.session.execute(sa.delete(OutboxEmail).where(OutboxEmail.id.in_(ids)))
             db.session.commit()
             db.session.remove()
 
@@ -525,3 +528,21 @@ def test_sent_at_and_backoff_use_aware_utc_times(smtp_server):
     with time_machine.travel(datetime(2030, 5, 6, 7, 8, tzinfo=UTC), tick=False):
         send_pending()
     assert reload(email).sent_at == datetime(2030, 5, 6, 7, 8, tzinfo=UTC)
+
+
+def test_a_delivered_email_keeps_only_its_bookkeeping(smtp_server):
+    """Issue 13: once the server has it, the row no longer says who it went to
+    or what it said; the dedupe key still stops a second copy."""
+    email = queue_test_message(note="Meet at the side door", dedupe_key="blank-test")
+    waiting = email.to_address, email.subject
+    assert waiting == ("member@example.org", "Harbour: Spring picnic")
+
+    assert str(send_pending()) == "sent 1, failed 0, retry later 0"
+
+    row = db.session.execute(sa.text(
+        "SELECT to_address, to_index, subject, body_text, body_html, extra_headers, "
+        "dedupe_key, status, sent_at FROM outbox_emails WHERE id = :id"), {"id": email.id}).one()
+    assert row[:6] == ("", None, "", "", "", "")
+    assert row.dedupe_key == "blank-test" and row.status == "sent" and row.sent_at is not None
+    assert queue_test_message(dedupe_key="blank-test") is None
+    assert "Meet at the side door" in text_of(smtp_server.messages[0].message)

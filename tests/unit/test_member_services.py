@@ -13,6 +13,7 @@ from sqlalchemy import select
 from community.audit_models import AuditEntry
 from community.auth import totp
 from community.auth.models import RecoveryCode, User, UserSession
+from community.auth.services import find_user
 from community.auth.throttle import Throttled
 from community.database import utcnow
 from community.events.models import EventStatus, Rsvp, RsvpStatus
@@ -269,7 +270,7 @@ def test_delete_account_with_a_wrong_password_deletes_nothing(request_ctx):
     with pytest.raises(services.AccountError) as caught:
         services.delete_account(user, "not my password at all")
     assert caught.value.field == "password"
-    assert db.session.scalar(select(User).where(User.email == "keep@example.org")) is user
+    assert find_user("keep@example.org") is user
     assert db.session.scalars(select(Membership)).all() != []
 
 

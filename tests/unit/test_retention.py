@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import sqlalchemy as sa
 import time_machine
 from sqlalchemy import func, select
 
 from community import audit, retention
 from community.audit_models import AuditEntry
 from community.database import utcnow
+from community.encryption import blind_index
 from community.events.models import Rsvp, RsvpStatus
 from community.extensions import db
 from community.factories import make_event, make_rsvp, make_user
@@ -134,7 +136,7 @@ def test_unverified_accounts_go_after_seven_days_idempotently():
     assert retention.purge_unverified(7) == 1
     assert stale.id not in _users() and {fresh.id, confirmed.id} <= _users()
     assert db.session.scalar(select(func.count()).select_from(OutboxEmail).where(
-        OutboxEmail.to_address == "stale@example.org")) == 0
+        OutboxEmail.to_index == blind_index("stale@example.org"))) == 0
     assert retention.purge_unverified(7) == 0  # idempotent
     with time_machine.travel(utcnow() + timedelta(days=8), tick=False):
         assert retention.purge_unverified(7) == 1
@@ -181,3 +183,84 @@ def test_purge_commands_show_progress_and_report(app, runner):
     assert "Deleted 1 expired sessions." in result.output
     assert "Deleting expired sessions" in result.output  # click's progress bar
     assert "Deleted 0 expired sessions." in runner.invoke(args=["purge-sessions"]).output
+
+
+def _mail(address: str, **kw):
+    from community.outbox_models import OutboxEmail
+
+    email = OutboxEmail(to_address=address, subject="Reminder: picnic", body_text="Bring tea",
+                        **kw)
+    db.session.add(email)
+    db.session.flush()
+    return email
+
+
+def test_mail_is_deleted_after_delivery_and_unsent_mail_after_its_retry_window(caplog):
+    from community.outbox_models import OutboxEmail, OutboxStatus
+
+    now = utcnow()
+    old_sent = _mail("a@example.org", status=OutboxStatus.SENT, sent_at=now - timedelta(days=8))
+    # Delivered before blanking existed: still holds its content.
+    new_sent = _mail("b@example.org", status=OutboxStatus.SENT, sent_at=now - timedelta(days=1))
+    stale = _mail("c@example.org", created_at=now - timedelta(days=4))
+    gave_up = _mail("d@example.org", status=OutboxStatus.FAILED,
+                    created_at=now - timedelta(days=4))
+    waiting = _mail("e@example.org", created_at=now - timedelta(hours=2))
+
+    with caplog.at_level("WARNING", logger="community.retention"):
+        done = retention.purge_mail(7, 3, now=now)
+    assert done == {"blanked": 2, "sent": 1, "unsent": 2}
+    left = {row.id: row for row in db.session.scalars(
+        select(OutboxEmail).execution_options(populate_existing=True))}
+    assert set(left) >= {new_sent.id, waiting.id}
+    assert not {old_sent.id, stale.id, gave_up.id} & set(left)
+    assert (left[new_sent.id].to_address, left[new_sent.id].subject,
+            left[new_sent.id].body_text) == ("", "", "")
+    assert left[waiting.id].to_address == "e@example.org"
+    assert "dropped 2 unsent emails" in caplog.text and "@" not in caplog.text
+    assert retention.purge_mail(7, 3, now=now) == {"blanked": 0, "sent": 0, "unsent": 0}
+
+
+def test_used_recovery_codes_and_spent_invites_go_after_a_day():
+    from community.auth.models import RecoveryCode
+    from community.factories import make_hub
+    from community.hubs.models import Invite
+
+    user = make_user()
+    hub = make_hub()
+    now = utcnow()
+    used = RecoveryCode(user_id=user.id, code_hash="x", used_at=now - timedelta(days=2))
+    fresh_use = RecoveryCode(user_id=user.id, code_hash="y", used_at=now - timedelta(hours=2))
+    unused = RecoveryCode(user_id=user.id, code_hash="z")
+    invites = [Invite(hub_id=hub.id, token_hash=f"{n:064d}", **kw) for n, kw in enumerate([
+        {"revoked_at": now - timedelta(days=2)},
+        {"expires_at": now - timedelta(days=2)},
+        {"max_uses": 1, "use_count": 1, "created_at": now - timedelta(days=2)},
+        {"expires_at": now + timedelta(days=2)},
+        {"revoked_at": now - timedelta(hours=1)},
+        {"max_uses": 3, "use_count": 1, "created_at": now - timedelta(days=2)},
+    ])]
+    db.session.add_all([used, fresh_use, unused, *invites])
+    db.session.flush()
+
+    assert retention.purge_tokens(now=now) == {"recovery_codes": 1, "invites": 3}
+    assert set(db.session.scalars(select(RecoveryCode.id).where(
+        RecoveryCode.user_id == user.id))) == {fresh_use.id, unused.id}
+    assert set(db.session.scalars(select(Invite.id).where(Invite.hub_id == hub.id))) == {
+        invites[3].id, invites[4].id, invites[5].id}
+    assert retention.purge_tokens(now=now) == {"recovery_codes": 0, "invites": 0}
+
+
+def test_purge_mail_and_tokens_commands_report(app, runner):
+    result = runner.invoke(args=["purge-mail"])
+    assert result.exit_code == 0, result.output
+    assert "delivered and" in result.output
+    result = runner.invoke(args=["purge-tokens"])
+    assert result.exit_code == 0, result.output
+    assert "used recovery codes" in result.output
+
+
+def test_sqlite_connections_delete_securely(app):
+    if db.engine.dialect.name != "sqlite":
+        return
+    assert db.session.execute(sa.text("PRAGMA secure_delete")).scalar_one() == 1

@@ -221,6 +221,7 @@ class EventForm(FlaskForm):
                                     default=True)
     rsvp_approval = BooleanField(_l("Organisers approve each RSVP"))
     hide_attendee_count = BooleanField(_l("Hide how many people are going"))
+    burn_after = BooleanField(_l("Delete the answers after the event"))
     rsvp_opens_date = date_field(_l("RSVPs open on (date)"), Optional())
     rsvp_opens_time = time_field(_l("RSVPs open at (time)"), Optional())
     rsvp_closes_date = date_field(_l("RSVPs close on (date)"), Optional())
@@ -280,6 +281,7 @@ class EventForm(FlaskForm):
             "waitlist_enabled": bool(self.waitlist_enabled.data),
             "rsvp_approval": bool(self.rsvp_approval.data),
             "hide_attendee_count": bool(self.hide_attendee_count.data),
+            "burn_after": bool(self.burn_after.data),
             "rsvp_opens_date": self.rsvp_opens_date.data,
             "rsvp_opens_time": self.rsvp_opens_time.data,
             "rsvp_closes_date": self.rsvp_closes_date.data,

@@ -206,6 +206,9 @@ class EventDetails:
     waitlist_enabled: bool = True
     rsvp_approval: bool = False
     hide_attendee_count: bool = False
+    # Burn after the event (community.events.burn): on by default under the
+    # high-risk preset.
+    burn_after: bool = False
     rsvp_opens_date: date | None = None
     rsvp_opens_time: time | None = None
     rsvp_closes_date: date | None = None
@@ -223,6 +226,7 @@ def new_event_details(hub: Hub) -> EventDetails:
         details.location_visibility = Tier.ATTENDEES
         details.online_visibility = Tier.ATTENDEES
         details.hide_attendee_count = True
+        details.burn_after = True
     return details
 
 
@@ -256,7 +260,7 @@ def details_of(event: Event) -> EventDetails:
         reveal_hours=reveal, audience=event.audience, capacity=event.capacity,
         max_guests=event.max_guests, waitlist_enabled=event.waitlist_enabled,
         rsvp_approval=event.rsvp_approval, hide_attendee_count=event.hide_attendee_count,
-        rsvp_opens_date=opens_date, rsvp_opens_time=opens_time,
+        burn_after=event.burn_after, rsvp_opens_date=opens_date, rsvp_opens_time=opens_time,
         rsvp_closes_date=closes_date, rsvp_closes_time=closes_time,
         languages=event.language_tags,
     )
@@ -310,6 +314,9 @@ def _values(details: EventDetails, current: Event | None = None) -> dict:
         if "\x00" in value:
             raise EventManageError(_("Remove the invisible control characters from this "
                                      "text."), field=name)
+    if current is not None and current.burned_at is not None and not details.burn_after:
+        raise EventManageError(_("The answers to this event have already been deleted; "
+                                 "they cannot be kept now."), field="burn_after")
     if details.online_url and not is_https_url(details.online_url):
         raise EventManageError(_("Enter a link that starts with https://, such as "
                                  "https://meet.example.org/our-meeting."), field="online_url")
@@ -366,6 +373,7 @@ def _values(details: EventDetails, current: Event | None = None) -> dict:
         "capacity": details.capacity, "max_guests": details.max_guests,
         "waitlist_enabled": details.waitlist_enabled, "rsvp_approval": details.rsvp_approval,
         "hide_attendee_count": details.hide_attendee_count,
+        "burn_after": details.burn_after,
         "rsvp_opens_at": opens_at, "rsvp_closes_at": closes_at, "languages": languages,
     }
 
@@ -531,7 +539,8 @@ def duplicate_event(event: Event, actor) -> Event:
         audience=event.audience, capacity=event.capacity, max_guests=event.max_guests,
         waitlist_enabled=event.waitlist_enabled, rsvp_approval=event.rsvp_approval,
         rsvp_opens_at=later(event.rsvp_opens_at), rsvp_closes_at=later(event.rsvp_closes_at),
-        hide_attendee_count=event.hide_attendee_count, languages=event.languages,
+        hide_attendee_count=event.hide_attendee_count, burn_after=event.burn_after,
+        languages=event.languages,
     )
     db.session.add(copy)
     db.session.flush()
