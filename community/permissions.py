@@ -227,6 +227,16 @@ def update_visible(user, update: Update) -> bool:
     return is_member_for_update(user, update)
 
 
+def author_shown(update: Update) -> bool:
+    """Whether pages name the person who wrote ``update`` (post as the hub, DESIGN §2
+    rule 11). A hub's updates speak as the hub unless it chooses to show authors;
+    chapter updates name their coordinator as before. Every reader sees the same
+    page, organisers included; the hub's audit log keeps who wrote and edited it."""
+    if update.hub is not None:
+        return update.hub.show_authors
+    return True
+
+
 def update_audience_clause(*, member: bool):
     """SQL: published updates shown to the public, or to members as well."""
     audiences = ([UpdateAudience.PUBLIC, UpdateAudience.MEMBERS] if member

@@ -119,6 +119,9 @@ class Hub(Base):
     keep_checkin_records: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     noindex: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     allow_comments: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # Updates name the organiser who wrote them only when the hub chooses so: a name
+    # on every post singles organisers out (DESIGN §2 rule 11). Off by default.
+    show_authors: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     decline_reason: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
     proposed_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")

@@ -96,6 +96,7 @@ class HubSettingsForm(FlaskForm):
     keep_checkin_records = BooleanField(_l("Keep a record of who checked in at events"))
     noindex = BooleanField(_l("Ask search engines not to index the hub's pages"))
     allow_comments = BooleanField(_l("Members may comment on members-only updates"))
+    show_authors = BooleanField(_l("Name the organiser who wrote each update"))
 
 
 class HighRiskForm(FlaskForm):

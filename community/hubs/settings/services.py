@@ -76,7 +76,8 @@ TEXT_FIELDS = {
     "city_en": 100, "city_zh": 100, "join_question": 300,
 }
 SWITCH_FIELDS = ("timezone", "visibility", "join_policy", "rsvp_approval_default",
-                 "attendee_count_display", "keep_checkin_records", "noindex", "allow_comments")
+                 "attendee_count_display", "keep_checkin_records", "noindex", "allow_comments",
+                 "show_authors")
 
 # What the high-risk preset sets (DESIGN §2 rule 1). Addresses for confirmed
 # attendees only follow from ``high_risk`` itself, in event_defaults_for.
@@ -87,9 +88,12 @@ HIGH_RISK_PRESET: dict[str, Any] = {
     "attendee_count_display": CountDisplay.HIDDEN,
     "keep_checkin_records": False,
     "noindex": True,
+    "show_authors": False,
 }
 # While the preset is on, each protection may only stay as safe or become safer:
-# invitation only is stricter than approval, so it may stay.
+# invitation only is stricter than approval, so it may stay. ``show_authors`` is
+# absent on purpose: the preset hides authors, and a hub may choose to name them
+# again (issue 16, post as the hub).
 HIGH_RISK_ALLOWED: dict[str, set] = {
     "visibility": {HubVisibility.UNLISTED},
     "join_policy": {JoinPolicy.APPROVAL, JoinPolicy.INVITE},
@@ -133,6 +137,7 @@ def protections(hub: Hub) -> dict[str, bool]:
         "counts_hidden": hub.attendee_count_display is CountDisplay.HIDDEN,
         "no_checkin_records": not hub.keep_checkin_records,
         "noindex": hidden_from_search_engines(hub=hub),
+        "posts_as_hub": not hub.show_authors,
     }
 
 
@@ -155,6 +160,7 @@ def update_settings(
     keep_checkin_records: bool,
     noindex: bool,
     allow_comments: bool,
+    show_authors: bool = False,
 ) -> list[str]:
     """Change the hub's settings and audit what changed; returns the changed names.
 
@@ -187,7 +193,7 @@ def update_settings(
     switches = {"timezone": timezone, **choices,
                 "rsvp_approval_default": bool(rsvp_approval_default),
                 "keep_checkin_records": bool(keep_checkin_records), "noindex": bool(noindex),
-                "allow_comments": bool(allow_comments)}
+                "allow_comments": bool(allow_comments), "show_authors": bool(show_authors)}
     if hub.high_risk:
         for name, allowed in HIGH_RISK_ALLOWED.items():
             if switches[name] not in allowed:
@@ -228,7 +234,7 @@ def set_high_risk(hub: Hub, actor: User, on: bool) -> bool:
     if on:
         for name, value in HIGH_RISK_PRESET.items():
             old = getattr(hub, name)
-            if old not in HIGH_RISK_ALLOWED[name]:
+            if old not in HIGH_RISK_ALLOWED.get(name, {value}):
                 setattr(hub, name, value)
                 details.append(f"{name}: {_shown(old)} -> {_shown(value)}")
     if hub.high_risk == on and not details:
