@@ -146,6 +146,7 @@ def register_blueprints(app: Flask) -> None:
     from community.auth import sessions  # noqa: F401  (registers the session loader)
     from community.auth.routes import bp as auth
     from community.events.attendees.routes import bp as attendees
+    from community.events.door.routes import bp as door
     from community.events.invites.routes import bp as event_invites
     from community.events.manage.routes import bp as manage
     from community.events.routes import bp as events
@@ -165,7 +166,7 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (
         main, auth, members, transparency,
         hubs, registration, organise, hub_settings, moderation,
-        events, manage, attendees, event_invites,
+        events, manage, attendees, door, event_invites,
         updates, feeds, notifications, health,
     ):
         app.register_blueprint(blueprint)

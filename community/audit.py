@@ -34,6 +34,8 @@ ACTION_LABELS = {
     "rsvp.waitlist": _l("Moved someone to an event's waiting list"),
     "rsvp.decline": _l("Declined someone's answer to an event"),
     "rsvp.checkin": _l("Checked someone in at an event"),
+    "door.assign": _l("Made someone door staff of an event"),
+    "door.remove": _l("Removed someone from an event's door staff"),
     "admin.disable": _l("Disabled an account"),
     "admin.enable": _l("Enabled an account again"),
     "admin.grant": _l("Made someone a site admin"),

@@ -3,6 +3,7 @@
 from community.admin.models import Report
 from community.audit_models import AuditEntry
 from community.auth.models import RecoveryCode, User, UserSession
+from community.events.door.models import DoorStaff
 from community.events.models import Event, Rsvp
 from community.hubs.models import Chapter, ChapterRole, Hub, Invite, Membership
 from community.outbox_models import OutboxEmail, Publication
@@ -13,6 +14,7 @@ __all__ = [
     "Chapter",
     "ChapterRole",
     "Comment",
+    "DoorStaff",
     "Event",
     "Hub",
     "Invite",

@@ -16,6 +16,8 @@ from flask import abort, g
 from flask_login import current_user
 from sqlalchemy import select
 
+from community.database import utcnow
+from community.events.door.models import DoorStaff
 from community.events.models import Audience, Event, EventStatus
 from community.extensions import db
 from community.hubs.models import (
@@ -180,6 +182,26 @@ def public_event_clause(statuses=None):
     status = (Event.status == EventStatus.PUBLISHED if statuses is None
               else Event.status.in_(statuses))
     return status & (Event.audience == Audience.PUBLIC) & listed_hub_clause()
+
+
+# --- door staff --------------------------------------------------------------------
+
+def door_staff_active(user, event: Event, now=None) -> bool:
+    """Whether ``user`` may check tickets at the door of ``event`` (DESIGN §1): an
+    organiser assigned them, they are still an active member of the hub, and the
+    event is published, in an active hub and not over. Door staff see only the
+    door page; the role opens no attendee list and no member page."""
+    if not _signed_in(user) or event.status is not EventStatus.PUBLISHED:
+        return False
+    if (now or utcnow()) >= event.ends_at or event.hub.status is not HubStatus.ACTIVE:
+        return False
+    membership = membership_of(user, event.hub)
+    if membership is None or membership.status is not MembershipStatus.ACTIVE:
+        return False
+    return db.session.scalar(
+        select(DoorStaff.id).where(DoorStaff.event_id == event.id,
+                                   DoorStaff.user_id == user.id)
+    ) is not None
 
 
 # --- updates -----------------------------------------------------------------------

@@ -24,6 +24,7 @@ from community.auth.forms import ActionForm
 from community.auth.throttle import Throttled
 from community.database import utcnow
 from community.errors import show_on_form
+from community.events.door import services as door_services
 from community.i18n import timezone_names
 from community.main.routes import too_many_attempts
 from community.members import forms, services
@@ -39,6 +40,7 @@ def dashboard():
         hubs=services.my_hubs(current_user),
         rsvps=services.my_upcoming_rsvps(current_user),
         updates=services.latest_from_my_hubs(current_user),
+        door_duties=door_services.my_duties(current_user),
         action=ActionForm(),
     )
 

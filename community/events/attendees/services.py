@@ -36,7 +36,7 @@ from community.extensions import db
 from community.hubs.services import escape_like
 from community.i18n import format_in_zone, rsvp_status_label
 from community.mail import InvalidRecipient, queue_templated_email
-from community.permissions import HubAction, hub_can
+from community.permissions import HubAction, door_staff_active, hub_can
 from community.security import absolute_url, csv_cell
 from community.transaction import atomic
 
@@ -71,6 +71,10 @@ class AttendeeError(DomainError):
 
 class TicketError(AttendeeError):
     """A ticket code that does not admit anyone to this event."""
+
+
+class WrongEvent(TicketError):
+    """A genuine ticket, for another event."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,11 @@ def _require(actor, event: Event) -> None:
     # The routes answer 404 first; this keeps the rule true for any caller.
     if not may_manage(actor, event):
         raise AttendeeError(_("You may not manage this event's attendees."))
+
+
+def may_check_tickets(user, event: Event) -> bool:
+    """Organisers of the event, and its door staff while the event lasts."""
+    return may_manage(user, event) or door_staff_active(user, event)
 
 
 def _answers(event: Event, statuses=LIST_ORDER, query: str = "") -> list[Rsvp]:
@@ -417,16 +426,18 @@ def read_ticket(code: str, secret_key: str | None = None) -> str:
 def check_in_code(actor, event: Event, code: str, now: datetime | None = None) -> CheckIn:
     """Check in the holder of a ticket code at ``event``. Raises TicketError
     for a forged or garbled code, a withdrawn answer, another event's ticket
-    and an unconfirmed place; AttendeeError as check_in does."""
-    _require(actor, event)
+    and an unconfirmed place; AttendeeError as check_in does. Door staff may
+    use it too, and only it: a code admits one person, never a list."""
+    if not may_check_tickets(actor, event):
+        raise AttendeeError(_("You may not check tickets at this event."))
     rsvp_id = read_ticket(code)
     answer = db.session.scalar(
         select(Rsvp).options(joinedload(Rsvp.user)).where(Rsvp.public_id == rsvp_id))
     if answer is None or answer.user_id is None:
         raise TicketError(_("This ticket is no longer valid: the answer was withdrawn."))
     if answer.event_id != event.id:
-        raise TicketError(_("This is not a ticket for this event."))
-    return check_in(actor, event, answer, now)
+        raise WrongEvent(_("This is not a ticket for this event."))
+    return _check_in(actor, event, answer, now)
 
 
 @atomic
@@ -437,8 +448,12 @@ def check_in(actor, event: Event, answer: Rsvp, now: datetime | None = None) -> 
     audit entry naming the person. Raises TicketError for another event's
     answer or an unconfirmed place, AttendeeError for a cancelled event."""
     _require(actor, event)
+    return _check_in(actor, event, answer, now)
+
+
+def _check_in(actor, event: Event, answer: Rsvp, now: datetime | None) -> CheckIn:
     if answer.event_id != event.id:
-        raise TicketError(_("This is not a ticket for this event."))
+        raise WrongEvent(_("This is not a ticket for this event."))
     if event.status is EventStatus.CANCELLED:
         raise AttendeeError(_("This event is cancelled."))
     name = answer.user.display_name if answer.user is not None else ""
