@@ -160,11 +160,12 @@ def register_blueprints(app: Flask) -> None:
     from community.main.routes import bp as main
     from community.members.routes import bp as members
     from community.members.transparency.routes import bp as transparency
+    from community.members.travel.routes import bp as travel
     from community.notifications import bp as notifications
     from community.updates.routes import bp as updates
 
     for blueprint in (
-        main, auth, members, transparency,
+        main, auth, members, transparency, travel,
         hubs, registration, organise, hub_settings, moderation,
         events, manage, attendees, door, event_invites,
         updates, feeds, notifications, health,

@@ -138,6 +138,14 @@ def _dedupe_key_taken(dedupe_key: str) -> bool:
     return db.session.scalar(query) is not None
 
 
+def _travelling(user_id: int) -> bool:
+    """Travel mode stops all email to the member (issue 16): nothing is written."""
+    from community.auth.models import User
+
+    user = db.session.get(User, user_id)
+    return user is not None and user.travel_mode_since is not None
+
+
 def queue_templated_email(
     *,
     to_address: str,
@@ -155,11 +163,13 @@ def queue_templated_email(
     ``subject`` in the bodies. Babel's date filters use the acting user's time
     zone, not the recipient's: format times with ``format_in_zone`` and an
     explicit zone. Returns None, adding nothing, when an email with
-    ``dedupe_key`` exists already. Raises jinja2.TemplateNotFound,
-    RemoteResourceInEmail (R44), InvalidRecipient, or ValueError for a
-    reserved extra header.
+    ``dedupe_key`` exists already or the recipient ``user_id`` has travel mode
+    on. Raises jinja2.TemplateNotFound, RemoteResourceInEmail (R44),
+    InvalidRecipient, or ValueError for a reserved extra header.
     """
     if dedupe_key is not None and _dedupe_key_taken(dedupe_key):
+        return None
+    if user_id is not None and _travelling(user_id):
         return None
     config = current_app.config
     # Links come from the configuration, never from the request's Host (R29).

@@ -44,8 +44,15 @@ class HubAction(enum.Enum):
     DECIDE_REGISTRATION = "decide_registration"
 
 
+def travelling(user) -> bool:
+    """Whether ``user`` has travel mode on (DESIGN §2 rule 11): then, on their own
+    screens, they are a member of nothing and staff of nothing, so a searched
+    phone shows a new account. Other people's views of them do not change."""
+    return _signed_in(user) and user.travel_mode_since is not None
+
+
 def membership_of(user, hub: Hub) -> Membership | None:
-    if user is None or not user.is_authenticated:
+    if user is None or not user.is_authenticated or travelling(user):
         return None
     return db.session.scalar(
         select(Membership).where(Membership.user_id == user.id, Membership.hub_id == hub.id)
@@ -53,7 +60,7 @@ def membership_of(user, hub: Hub) -> Membership | None:
 
 
 def is_coordinator(user, chapter: Chapter | int) -> bool:
-    if user is None or not user.is_authenticated:
+    if user is None or not user.is_authenticated or travelling(user):
         return False
     chapter_id = chapter if isinstance(chapter, int) else chapter.id
     return db.session.scalar(
@@ -63,7 +70,8 @@ def is_coordinator(user, chapter: Chapter | int) -> bool:
 
 
 def is_admin(user) -> bool:
-    return bool(user is not None and user.is_authenticated and user.is_site_admin)
+    return bool(user is not None and user.is_authenticated and user.is_site_admin
+                and not travelling(user))
 
 
 def _signed_in(user) -> bool:
@@ -225,6 +233,8 @@ def is_member_for_update(user, update: Update) -> bool:
         return hub_can(user, HubAction.VIEW_MEMBERS_AREA, update.hub)
     if is_chapter_staff(user, update.chapter):
         return True
+    if travelling(user):
+        return False
     return db.session.scalar(
         select(Membership.id).join(Membership.hub).where(
             Membership.user_id == user.id,

@@ -28,6 +28,8 @@ from community.events.door import services as door_services
 from community.i18n import timezone_names
 from community.main.routes import too_many_attempts
 from community.members import forms, services
+from community.members.travel.services import strip_for_travel
+from community.permissions import travelling
 
 bp = Blueprint("members", __name__)
 
@@ -35,6 +37,10 @@ bp = Blueprint("members", __name__)
 @bp.get("/dashboard")
 @login_required
 def dashboard():
+    if travelling(current_user):
+        # A new member's dashboard, with no hint of travel mode (issue 16).
+        return render_template("members/dashboard.html", hubs=[], rsvps=[], updates=[],
+                               door_duties=[], action=ActionForm())
     return render_template(
         "members/dashboard.html",
         hubs=services.my_hubs(current_user),
@@ -83,6 +89,8 @@ def export():
     if not form.validate_on_submit():
         abort(400)
     data = services.export_user_data(current_user)
+    if travelling(current_user):
+        data = strip_for_travel(data)
     services.record_export(current_user)
     filename = f"harbour-export-{utcnow().date().isoformat()}.json"
     # Downloaded, never emailed (R42).

@@ -154,6 +154,10 @@ def attendees_message(public_id: str):
         else:
             flash(ngettext("Your message is on its way to %(num)d person.",
                            "Your message is on its way to %(num)d people.", sent), "success")
+            paused = services.paused_in_group(event, form.group.data or "")
+            if paused:
+                flash(ngettext("Email to %(num)d person is paused.",
+                               "Email to %(num)d people is paused.", paused), "info")
             return _to_attendees(event)
     status = 400 if request.method == "POST" else 200
     invalid = [field for field in form if field.errors]

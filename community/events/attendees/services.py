@@ -36,7 +36,7 @@ from community.extensions import db
 from community.hubs.services import escape_like
 from community.i18n import format_in_zone, rsvp_status_label
 from community.mail import InvalidRecipient, queue_templated_email
-from community.permissions import HubAction, door_staff_active, hub_can
+from community.permissions import HubAction, door_staff_active, hub_can, travelling
 from community.security import absolute_url, csv_cell
 from community.transaction import atomic
 
@@ -128,8 +128,9 @@ def rsvp_in(event: Event, public_id: str) -> Rsvp | None:
 
 
 def own_ticket(event: Event, user) -> Rsvp | None:
-    """``user``'s confirmed answer to ``event``: only a confirmed place has a ticket."""
-    if user is None or not user.is_authenticated:
+    """``user``'s confirmed answer to ``event``: only a confirmed place has a
+    ticket, and none shows while travel mode is on."""
+    if user is None or not user.is_authenticated or travelling(user):
         return None
     return db.session.scalar(
         select(Rsvp).where(Rsvp.event_id == event.id, Rsvp.user_id == user.id,
@@ -351,6 +352,17 @@ def export_csv(actor, event: Event) -> str:
 
 # --- messages -----------------------------------------------------------------
 
+def paused_in(answers: list[Rsvp]) -> int:
+    """How many of these people get no email now (travel mode, issue 16): all an
+    organiser learns of it is this count, shown as "paused"."""
+    return sum(1 for answer in answers
+               if answer.user is not None and answer.user.travel_mode_since is not None)
+
+
+def paused_in_group(event: Event, group: str) -> int:
+    return paused_in(_answers(event, MESSAGE_GROUPS.get(group, ())))
+
+
 @atomic
 def message_attendees(actor, event: Event, *, group: str, subject: str, body: str) -> int:
     """Email one group of attendees, one email each, so nobody sees another
@@ -378,6 +390,8 @@ def message_attendees(actor, event: Event, *, group: str, subject: str, body: st
     sent = 0
     for answer in recipients:
         person = answer.user
+        if person.travel_mode_since is not None:
+            continue  # paused: the route says how many, never who or why
         try:
             queued = queue_templated_email(
                 to_address=person.email, locale=person.locale, template="organiser_message",
@@ -388,6 +402,8 @@ def message_attendees(actor, event: Event, *, group: str, subject: str, body: st
         except InvalidRecipient:
             continue  # an address that can never be delivered to; the rest still go
         sent += queued is not None
+    if not sent and paused_in(recipients):
+        raise AttendeeError(_("Emails to everyone in that group are paused."))
     if not sent:
         raise AttendeeError(_("Everyone in that group already has this message."))
     audit.record(actor, "attendees.message", TARGET_EVENT, event.public_id, hub=event.hub,
