@@ -192,6 +192,31 @@ def public_event_clause(statuses=None):
     return status & (Event.audience == Audience.PUBLIC) & listed_hub_clause()
 
 
+# --- names in a hub ----------------------------------------------------------------
+
+def name_in_hub(user, hub: Hub | int | None) -> str:
+    """The only name anyone else sees for ``user`` inside ``hub`` (attendee lists,
+    check-in, member lists, comments): the name they chose for that hub, else
+    their display name, so one person cannot be linked across hubs by a name
+    (issue 16). One query per hub per request, whatever the number of names."""
+    if user is None:
+        return ""
+    hub_id = hub if isinstance(hub, int) or hub is None else hub.id
+    if hub_id is None:
+        return user.display_name
+    cache = g.setdefault("hub_names", {})
+    if hub_id not in cache:
+        cache[hub_id] = dict(db.session.execute(
+            select(Membership.user_id, Membership.hub_display_name).where(
+                Membership.hub_id == hub_id, Membership.hub_display_name != "")).all())
+    return cache[hub_id].get(user.id) or user.display_name
+
+
+def forget_hub_names() -> None:
+    """Drop this request's names after one changed, so the page shows the new one."""
+    g.pop("hub_names", None)
+
+
 # --- door staff --------------------------------------------------------------------
 
 def door_staff_active(user, event: Event, now=None) -> bool:

@@ -160,11 +160,19 @@ class Membership(Base):
     organiser_notes: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     # The member agreed to be listed to fellow members of this hub (R6).
     listed_to_members: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # The name this member goes by in this hub only, so nobody links one person
+    # across hubs by name (issue 16); empty: their account's display name.
+    hub_display_name: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 
     user: Mapped[User] = relationship(back_populates="memberships", foreign_keys=[user_id])
     hub: Mapped[Hub] = relationship(back_populates="memberships")
+
+    @property
+    def shown_name(self) -> str:
+        """The name everyone else in the hub sees for this member."""
+        return self.hub_display_name or self.user.display_name
 
 
 class ChapterRole(Base):

@@ -25,7 +25,7 @@ from community.auth.throttle import Throttled
 from community.database import utcnow
 from community.errors import show_on_form
 from community.events.door import services as door_services
-from community.i18n import timezone_names
+from community.i18n import localized, timezone_names
 from community.main.routes import too_many_attempts
 from community.members import forms, services
 from community.members.travel.services import strip_for_travel
@@ -49,6 +49,45 @@ def dashboard():
         door_duties=door_services.my_duties(current_user),
         action=ActionForm(),
     )
+
+
+def _names_page(failed: forms.HubNameForm | None = None, failed_id: str = "",
+                status: int = 200):
+    rows = []
+    for membership in services.my_hub_names(current_user):
+        if failed is not None and membership.public_id == failed_id:
+            form = failed
+        else:
+            form = forms.HubNameForm(prefix=membership.public_id, formdata=None,
+                                     data={"name": membership.hub_display_name})
+        rows.append((membership, form))
+    return render_template("members/names.html", rows=rows), status
+
+
+@bp.get("/account/names")
+@login_required
+def names():
+    return _names_page()
+
+
+@bp.post("/account/names/<membership_id>")
+@login_required
+def set_name(membership_id: str):
+    form = forms.HubNameForm(prefix=membership_id)
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        return _names_page(form, membership_id, 400)
+    try:
+        membership = services.set_hub_name(current_user, membership_id, form.name.data or "")
+    except services.AccountError as error:
+        if error.field is None:
+            abort(404)
+        show_on_form(form, error)
+        return _names_page(form, membership_id, 400)
+    flash(_("In %(hub)s you are now shown as %(name)s.",
+            hub=localized(membership.hub, "name").text, name=membership.shown_name), "success")
+    return redirect(url_for("members.names"))
 
 
 @bp.route("/account/settings", methods=["GET", "POST"])

@@ -35,6 +35,7 @@ from community.events.attendees.forms import (
     MessageForm,
 )
 from community.events.models import Event, Rsvp
+from community.permissions import name_in_hub
 from community.transaction import writes
 
 bp = Blueprint("attendees", __name__)
@@ -85,7 +86,7 @@ def _change(public_id: str, rsvp_id: str, change, done):
     answer = _answer_or_404(event, rsvp_id)
     if not AttendeeActionForm().validate_on_submit():
         abort(400)
-    name = answer.user.display_name
+    name = name_in_hub(answer.user, event.hub_id)
     try:
         result = change(current_user, answer)
     except services.AttendeeError as error:

@@ -36,7 +36,13 @@ from community.extensions import db
 from community.hubs.services import escape_like
 from community.i18n import format_in_zone, rsvp_status_label
 from community.mail import InvalidRecipient, queue_templated_email
-from community.permissions import HubAction, door_staff_active, hub_can, travelling
+from community.permissions import (
+    HubAction,
+    door_staff_active,
+    hub_can,
+    name_in_hub,
+    travelling,
+)
 from community.security import absolute_url, csv_cell
 from community.transaction import atomic
 
@@ -89,7 +95,8 @@ class CheckIn:
 
     @property
     def name(self) -> str:
-        return self.rsvp.user.display_name if self.rsvp.user is not None else ""
+        """The name on the ticket: the one its holder uses in the event's hub."""
+        return name_in_hub(self.rsvp.user, self.rsvp.event.hub_id)
 
 
 # --- finding ------------------------------------------------------------------
@@ -264,7 +271,7 @@ def confirm(actor, answer: Rsvp) -> None:
     _require(actor, event)
     lock_event(event)
     before = _reread(answer)
-    name = answer.user.display_name if answer.user is not None else ""
+    name = name_in_hub(answer.user, answer.event.hub_id)
     if before is RsvpStatus.GOING:
         raise AttendeeError(_("%(name)s is already going.", name=name))
     if event.status is EventStatus.CANCELLED:
@@ -300,7 +307,7 @@ def waitlist(actor, answer: Rsvp) -> None:
     before = _reread(answer)
     if before is RsvpStatus.WAITLISTED:
         raise AttendeeError(_("%(name)s is already on the waiting list.",
-                              name=answer.user.display_name if answer.user else ""))
+                              name=name_in_hub(answer.user, answer.event.hub_id)))
     answer.status = RsvpStatus.WAITLISTED
     _record_change(actor, "rsvp.waitlist", answer, before)
     db.session.flush()
@@ -317,7 +324,7 @@ def decline(actor, answer: Rsvp) -> list[Rsvp]:
     before = _reread(answer)
     if before is RsvpStatus.DECLINED:
         raise AttendeeError(_("%(name)s is already declined.",
-                              name=answer.user.display_name if answer.user else ""))
+                              name=name_in_hub(answer.user, answer.event.hub_id)))
     answer.status = RsvpStatus.DECLINED
     _record_change(actor, "rsvp.decline", answer, before)
     db.session.flush()
@@ -340,7 +347,7 @@ def export_csv(actor, event: Event) -> str:
     for answer in answers:
         checked = (answer.checked_in_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
                    if answer.checked_in_at else "")
-        writer.writerow([csv_cell(answer.user.display_name),
+        writer.writerow([csv_cell(name_in_hub(answer.user, event.hub_id)),
                          csv_cell(rsvp_status_label(answer.status)),
                          csv_cell(answer.guests), csv_cell(checked)])
     _record_opening(actor, "attendees.export", event, answers,
@@ -472,7 +479,7 @@ def _check_in(actor, event: Event, answer: Rsvp, now: datetime | None) -> CheckI
         raise WrongEvent(_("This is not a ticket for this event."))
     if event.status is EventStatus.CANCELLED:
         raise AttendeeError(_("This event is cancelled."))
-    name = answer.user.display_name if answer.user is not None else ""
+    name = name_in_hub(answer.user, answer.event.hub_id)
     if answer.status is not RsvpStatus.GOING:
         raise TicketError(_("%(name)s does not have a confirmed place (%(status)s).",
                             name=name, status=rsvp_status_label(answer.status)))

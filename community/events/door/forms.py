@@ -19,7 +19,7 @@ class AssignForm(FlaskForm):
 
     def set_candidates(self, memberships) -> None:
         self.member.choices = [SelectChoice("", _l("Choose a member"))] + [
-            SelectChoice(m.public_id, m.user.display_name) for m in memberships]
+            SelectChoice(m.public_id, m.shown_name) for m in memberships]
 
 
 class RemoveForm(FlaskForm):

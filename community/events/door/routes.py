@@ -19,6 +19,7 @@ from community.events.attendees import services as attendees
 from community.events.door import services
 from community.events.door.forms import AssignForm, CheckinCodeForm, RemoveForm
 from community.events.models import Event
+from community.permissions import name_in_hub
 
 bp = Blueprint("door", __name__)
 
@@ -60,7 +61,7 @@ def door_staff(public_id: str):
         show_on_form(form, error)
         return _staff_page(event, form, 400)
     flash(_("%(name)s can now check tickets at the door until the event ends.",
-            name=staff.user.display_name), "success")
+            name=name_in_hub(staff.user, event.hub_id)), "success")
     return redirect(url_for("door.door_staff", public_id=event.public_id))
 
 

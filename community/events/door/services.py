@@ -27,7 +27,7 @@ from community.events.door.models import DoorStaff
 from community.events.models import Event, EventStatus
 from community.extensions import db
 from community.hubs.models import Hub, HubStatus, Membership, MembershipStatus
-from community.permissions import door_staff_active
+from community.permissions import door_staff_active, name_in_hub
 from community.transaction import atomic
 
 TARGET_EVENT = "event"
@@ -105,7 +105,7 @@ def assign(actor, event: Event, membership_id: str) -> DoorStaff:
     if db.session.scalar(select(DoorStaff.id).where(
             DoorStaff.event_id == event.id, DoorStaff.user_id == membership.user_id)):
         raise DoorError(_("%(name)s is already door staff of this event.",
-                          name=membership.user.display_name), "member")
+                          name=membership.shown_name), "member")
     staff = DoorStaff(event_id=event.id, user_id=membership.user_id, assigned_by_id=actor.id)
     db.session.add(staff)
     audit.record(actor, "door.assign", TARGET_EVENT, event.public_id, hub=event.hub,
@@ -125,7 +125,7 @@ def remove(actor, event: Event, staff_id: str) -> str:
             DoorStaff.public_id == staff_id, DoorStaff.event_id == event.id))
     if staff is None:
         raise DoorError(_("That person is not door staff of this event."))
-    name = staff.user.display_name
+    name = name_in_hub(staff.user, event.hub_id)
     audit.record(actor, "door.remove", TARGET_EVENT, event.public_id, hub=event.hub,
                  subject_user=staff.user)
     db.session.delete(staff)
