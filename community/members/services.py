@@ -281,6 +281,7 @@ def export_user_data(user: User) -> dict:
             "status": m.status.value,
             "join_answer": m.join_answer,
             "listed_to_members": m.listed_to_members,
+            "hub_display_name": m.hub_display_name,
             "created_at": _iso(m.created_at),
         } for m in memberships],
         "chapter_roles": [{
