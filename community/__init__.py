@@ -157,6 +157,7 @@ def register_blueprints(app: Flask) -> None:
     from community.hubs.registration.routes import bp as registration
     from community.hubs.routes import bp as hubs
     from community.hubs.settings.routes import bp as hub_settings
+    from community.hubs.vouching.routes import bp as vouching
     from community.main.routes import bp as main
     from community.members.routes import bp as members
     from community.members.transparency.routes import bp as transparency
@@ -166,7 +167,7 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (
         main, auth, members, transparency, travel,
-        hubs, registration, organise, hub_settings, moderation,
+        hubs, registration, organise, hub_settings, moderation, vouching,
         events, manage, attendees, door, event_invites,
         updates, feeds, notifications, health,
     ):

@@ -36,6 +36,8 @@ ACTION_LABELS = {
     "rsvp.checkin": _l("Checked someone in at an event"),
     "door.assign": _l("Made someone door staff of an event"),
     "door.remove": _l("Removed someone from an event's door staff"),
+    "vouch.give": _l("Vouched for someone asking to join"),
+    "vouches.view": _l("Looked at who vouched for whom"),
     "admin.disable": _l("Disabled an account"),
     "admin.enable": _l("Enabled an account again"),
     "admin.grant": _l("Made someone a site admin"),

@@ -6,6 +6,7 @@ from community.auth.models import RecoveryCode, User, UserSession
 from community.events.door.models import DoorStaff
 from community.events.models import Event, Rsvp
 from community.hubs.models import Chapter, ChapterRole, Hub, Invite, Membership
+from community.hubs.vouching.models import Vouch
 from community.outbox_models import OutboxEmail, Publication
 from community.updates.models import Comment, Update
 
@@ -27,4 +28,5 @@ __all__ = [
     "Update",
     "User",
     "UserSession",
+    "Vouch",
 ]

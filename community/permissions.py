@@ -42,6 +42,8 @@ class HubAction(enum.Enum):
     EDIT = "edit"                      # hub settings, high-risk preset
     VIEW_AUDIT = "view_audit"
     DECIDE_REGISTRATION = "decide_registration"
+    VOUCH = "vouch"                    # answer requests to join (vouched admission)
+    VIEW_VOUCHES = "view_vouches"      # who vouched for whom: leads, audited
 
 
 def travelling(user) -> bool:
@@ -126,9 +128,14 @@ def hub_can(user, action: HubAction, hub: Hub, membership: Membership | None = N
     if action is HubAction.JOIN:
         return (_signed_in(user) and membership is None
                 and hub_can(user, HubAction.VIEW, hub, membership))
+    if action is HubAction.VOUCH:
+        # Every active member, whatever their role; never chapter staff from outside,
+        # who cannot know the people of a hub they do not belong to.
+        return active
     if action is HubAction.MANAGE_MEMBERS:
         return role in (MemberRole.ORGANISER, MemberRole.LEAD) or overseer
-    if action in (HubAction.MANAGE_ORGANISERS, HubAction.EDIT, HubAction.VIEW_AUDIT):
+    if action in (HubAction.MANAGE_ORGANISERS, HubAction.EDIT, HubAction.VIEW_AUDIT,
+                  HubAction.VIEW_VOUCHES):
         return role is MemberRole.LEAD or overseer
     return False
 

@@ -87,6 +87,7 @@ class Hub(Base):
     __tablename__ = "hubs"
     __table_args__ = (
         sa.Index("ix_hubs_directory", "status", "visibility", "chapter_id"),
+        sa.CheckConstraint("vouches_required BETWEEN 0 AND 3", name="vouches_required_range"),
     )
 
     id: Mapped[intpk]
@@ -122,6 +123,9 @@ class Hub(Base):
     # Updates name the organiser who wrote them only when the hub chooses so: a name
     # on every post singles organisers out (DESIGN §2 rule 11). Off by default.
     show_authors: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Vouched admission (issue 16): how many active members must vouch for a request
+    # to join before organisers may approve it; 0 turns it off.
+    vouches_required: Mapped[int] = mapped_column(default=0, server_default="0")
     decline_reason: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
     proposed_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")

@@ -22,6 +22,7 @@ from community.hubs.organise.forms import (
     RoleForm,
     role_label,
 )
+from community.hubs.vouching.services import vouch_counts
 from community.pagination import int_arg
 from community.permissions import HubAction, hub_can, hub_or_404, hub_staff
 
@@ -65,6 +66,7 @@ def _members_page(hub: Hub, *, errors: list[str] | None = None,
     return render_template(
         "hubs/organise_members.html", hub=hub, page=page,
         pending=services.pending_requests(hub), notes_forms=notes_forms,
+        vouches=vouch_counts(hub) if hub.vouches_required else {},
         action_form=MemberActionForm(formdata=None), errors=errors or [],
         invalid_fields=[field for _id, form in ([failed] if failed else [])
                         for field in form if field.errors],

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased, joinedload
 
@@ -169,12 +170,20 @@ def _email(membership: Membership, template: str, **context) -> None:
 def approve(actor: User, membership: Membership) -> None:
     """Let a pending member in and tell them, in their language, with a link to the hub.
 
-    Raises OrganiseError when the request was already answered.
+    Raises OrganiseError when the request was already answered, or when the
+    hub asks for vouches and fewer members than it asks have vouched (issue 16).
     """
+    from community.hubs.vouching.services import has_enough_vouches
+
     hub = membership.hub
     _require(actor, HubAction.MANAGE_MEMBERS, hub)
     if membership.status is not MembershipStatus.PENDING:
         raise OrganiseError(_("That request has already been answered."))
+    if not has_enough_vouches(membership):
+        raise OrganiseError(ngettext(
+            "This hub needs %(num)d member to vouch for %(name)s before you can approve.",
+            "This hub needs %(num)d members to vouch for %(name)s before you can approve.",
+            hub.vouches_required, name=membership.shown_name))
     membership.status = MembershipStatus.ACTIVE
     _record(actor, "member.approve", membership)
     _email(membership, "membership_approved",

@@ -60,6 +60,15 @@ def count_display_choices() -> list[SelectChoice]:
 
 
 
+def vouch_choices() -> list[SelectChoice]:
+    return [
+        SelectChoice("0", _l("Nobody: organisers decide alone")),
+        SelectChoice("1", _l("One member")),
+        SelectChoice("2", _l("Two members")),
+        SelectChoice("3", _l("Three members")),
+    ]
+
+
 class HubSettingsForm(FlaskForm):
     name_en = StringField(
         _l("Name in English"), filters=[strip],
@@ -97,6 +106,8 @@ class HubSettingsForm(FlaskForm):
     noindex = BooleanField(_l("Ask search engines not to index the hub's pages"))
     allow_comments = BooleanField(_l("Members may comment on members-only updates"))
     show_authors = BooleanField(_l("Name the organiser who wrote each update"))
+    vouches_required = ChoiceField(_l("Members who must vouch for each request to join"),
+                                   choices=vouch_choices)
 
 
 class HighRiskForm(FlaskForm):

@@ -121,6 +121,7 @@ def settings_page(hub: Hub, membership):
                 keep_checkin_records=form.keep_checkin_records.data,
                 noindex=form.noindex.data, allow_comments=form.allow_comments.data,
                 show_authors=form.show_authors.data,
+                vouches_required=form.vouches_required.data,
             )
         except services.NotAllowed:
             abort(404)

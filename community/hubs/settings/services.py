@@ -77,7 +77,7 @@ TEXT_FIELDS = {
 }
 SWITCH_FIELDS = ("timezone", "visibility", "join_policy", "rsvp_approval_default",
                  "attendee_count_display", "keep_checkin_records", "noindex", "allow_comments",
-                 "show_authors")
+                 "show_authors", "vouches_required")
 
 # What the high-risk preset sets (DESIGN §2 rule 1). Addresses for confirmed
 # attendees only follow from ``high_risk`` itself, in event_defaults_for.
@@ -89,6 +89,7 @@ HIGH_RISK_PRESET: dict[str, Any] = {
     "keep_checkin_records": False,
     "noindex": True,
     "show_authors": False,
+    "vouches_required": 1,
 }
 # While the preset is on, each protection may only stay as safe or become safer:
 # invitation only is stricter than approval, so it may stay. ``show_authors`` is
@@ -101,6 +102,7 @@ HIGH_RISK_ALLOWED: dict[str, set] = {
     "attendee_count_display": {CountDisplay.HIDDEN},
     "keep_checkin_records": {False},
     "noindex": {True},
+    "vouches_required": {1, 2, 3},
 }
 
 
@@ -121,6 +123,7 @@ def _shown(value: Any) -> str:
 def settings_of(hub: Hub) -> dict[str, Any]:
     """The hub's editable settings as form data (choices as their string values)."""
     values = {name: getattr(hub, name) for name in (*TEXT_FIELDS, *SWITCH_FIELDS)}
+    values["vouches_required"] = str(values["vouches_required"])  # a choice, like the others
     return {name: (value.value if hasattr(value, "value") else value)
             for name, value in values.items()}
 
@@ -138,6 +141,7 @@ def protections(hub: Hub) -> dict[str, bool]:
         "no_checkin_records": not hub.keep_checkin_records,
         "noindex": hidden_from_search_engines(hub=hub),
         "posts_as_hub": not hub.show_authors,
+        "vouched_admission": hub.vouches_required > 0,
     }
 
 
@@ -161,6 +165,7 @@ def update_settings(
     noindex: bool,
     allow_comments: bool,
     show_authors: bool = False,
+    vouches_required: int | str = 0,
 ) -> list[str]:
     """Change the hub's settings and audit what changed; returns the changed names.
 
@@ -194,6 +199,12 @@ def update_settings(
                 "rsvp_approval_default": bool(rsvp_approval_default),
                 "keep_checkin_records": bool(keep_checkin_records), "noindex": bool(noindex),
                 "allow_comments": bool(allow_comments), "show_authors": bool(show_authors)}
+    try:
+        switches["vouches_required"] = int(vouches_required)
+    except (TypeError, ValueError):
+        switches["vouches_required"] = -1
+    if switches["vouches_required"] not in range(0, 4):
+        raise SettingsError(_("Choose one of the options in the list."), "vouches_required")
     if hub.high_risk:
         for name, allowed in HIGH_RISK_ALLOWED.items():
             if switches[name] not in allowed:
