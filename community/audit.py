@@ -37,6 +37,8 @@ ACTION_LABELS = {
     "door.assign": _l("Made someone door staff of an event"),
     "door.remove": _l("Removed someone from an event's door staff"),
     "vouch.give": _l("Vouched for someone asking to join"),
+    "attendees.request": _l("Asked a second organiser to open an attendee list"),
+    "attendees.approve": _l("Agreed, as a second organiser, to an attendee list being opened"),
     "vouches.view": _l("Looked at who vouched for whom"),
     "admin.disable": _l("Disabled an account"),
     "admin.enable": _l("Enabled an account again"),

@@ -3,6 +3,7 @@
 from community.admin.models import Report
 from community.audit_models import AuditEntry
 from community.auth.models import RecoveryCode, User, UserSession
+from community.events.attendees.access_models import ListAccessRequest
 from community.events.door.models import DoorStaff
 from community.events.models import Event, Rsvp
 from community.hubs.models import Chapter, ChapterRole, Hub, Invite, Membership
@@ -19,6 +20,7 @@ __all__ = [
     "Event",
     "Hub",
     "Invite",
+    "ListAccessRequest",
     "Membership",
     "OutboxEmail",
     "Publication",

@@ -224,6 +224,15 @@ def forget_hub_names() -> None:
     g.pop("hub_names", None)
 
 
+# --- two organisers to open an attendee list -----------------------------------------
+
+def attendee_list_needs_two_keys(hub: Hub) -> bool:
+    """Whether opening or exporting an attendee list of ``hub``'s events needs a
+    second organiser to agree (issue 16; the high-risk preset turns it on).
+    Checking one ticket by its code never does."""
+    return bool(hub.attendee_list_two_keys)
+
+
 # --- door staff --------------------------------------------------------------------
 
 def door_staff_active(user, event: Event, now=None) -> bool:

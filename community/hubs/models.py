@@ -126,6 +126,9 @@ class Hub(Base):
     # Vouched admission (issue 16): how many active members must vouch for a request
     # to join before organisers may approve it; 0 turns it off.
     vouches_required: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Two organisers to open an attendee list (issue 16): one asks, another agrees.
+    attendee_list_two_keys: Mapped[bool] = mapped_column(default=False,
+                                                         server_default=sa.false())
     decline_reason: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
     proposed_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")

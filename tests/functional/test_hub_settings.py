@@ -38,7 +38,7 @@ HUB_COLUMNS = [column.key for column in Hub.__table__.columns if column.key != "
 DECLARED = {"name_en", "name_zh", "description_en", "description_zh", "city_en", "city_zh",
             "timezone", "visibility", "join_policy", "join_question", "rsvp_approval_default",
             "attendee_count_display", "keep_checkin_records", "noindex", "allow_comments",
-            "show_authors", "vouches_required"}
+            "show_authors", "vouches_required", "attendee_list_two_keys"}
 
 
 @pytest.fixture
@@ -331,6 +331,7 @@ PRESET = {
     "noindex": True,
     "show_authors": False,
     "vouches_required": 1,
+    "attendee_list_two_keys": True,
     "high_risk": True,
 }
 
@@ -352,7 +353,7 @@ def test_high_risk_preset_on_and_off(app, hub, lead, member):
     # The settings page shows plainly that every protection is on.
     page = client.get(url(hub)).get_data(as_text=True)
     assert "The high-risk preset is on." in page
-    assert page.count("<strong>On</strong>") == 9 and ">Off<" not in page
+    assert page.count("<strong>On</strong>") == 10 and ">Off<" not in page
 
     # A visitor (and so a search engine) finds nothing: the hub is unlisted now,
     # and its 404 is the same as a hub that never existed (R8).

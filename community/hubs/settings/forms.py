@@ -106,6 +106,8 @@ class HubSettingsForm(FlaskForm):
     noindex = BooleanField(_l("Ask search engines not to index the hub's pages"))
     allow_comments = BooleanField(_l("Members may comment on members-only updates"))
     show_authors = BooleanField(_l("Name the organiser who wrote each update"))
+    attendee_list_two_keys = BooleanField(
+        _l("A second organiser must agree before an attendee list is opened or downloaded"))
     vouches_required = ChoiceField(_l("Members who must vouch for each request to join"),
                                    choices=vouch_choices)
 

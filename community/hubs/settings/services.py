@@ -77,7 +77,7 @@ TEXT_FIELDS = {
 }
 SWITCH_FIELDS = ("timezone", "visibility", "join_policy", "rsvp_approval_default",
                  "attendee_count_display", "keep_checkin_records", "noindex", "allow_comments",
-                 "show_authors", "vouches_required")
+                 "show_authors", "vouches_required", "attendee_list_two_keys")
 
 # What the high-risk preset sets (DESIGN §2 rule 1). Addresses for confirmed
 # attendees only follow from ``high_risk`` itself, in event_defaults_for.
@@ -90,6 +90,7 @@ HIGH_RISK_PRESET: dict[str, Any] = {
     "noindex": True,
     "show_authors": False,
     "vouches_required": 1,
+    "attendee_list_two_keys": True,
 }
 # While the preset is on, each protection may only stay as safe or become safer:
 # invitation only is stricter than approval, so it may stay. ``show_authors`` is
@@ -103,6 +104,7 @@ HIGH_RISK_ALLOWED: dict[str, set] = {
     "keep_checkin_records": {False},
     "noindex": {True},
     "vouches_required": {1, 2, 3},
+    "attendee_list_two_keys": {True},
 }
 
 
@@ -142,6 +144,7 @@ def protections(hub: Hub) -> dict[str, bool]:
         "noindex": hidden_from_search_engines(hub=hub),
         "posts_as_hub": not hub.show_authors,
         "vouched_admission": hub.vouches_required > 0,
+        "two_keys": hub.attendee_list_two_keys,
     }
 
 
@@ -166,6 +169,7 @@ def update_settings(
     allow_comments: bool,
     show_authors: bool = False,
     vouches_required: int | str = 0,
+    attendee_list_two_keys: bool = False,
 ) -> list[str]:
     """Change the hub's settings and audit what changed; returns the changed names.
 
@@ -198,7 +202,8 @@ def update_settings(
     switches = {"timezone": timezone, **choices,
                 "rsvp_approval_default": bool(rsvp_approval_default),
                 "keep_checkin_records": bool(keep_checkin_records), "noindex": bool(noindex),
-                "allow_comments": bool(allow_comments), "show_authors": bool(show_authors)}
+                "allow_comments": bool(allow_comments), "show_authors": bool(show_authors),
+                "attendee_list_two_keys": bool(attendee_list_two_keys)}
     try:
         switches["vouches_required"] = int(vouches_required)
     except (TypeError, ValueError):

@@ -30,7 +30,7 @@ from community.permissions import travelling
 bp = Blueprint("transparency", __name__)
 
 PER_PAGE = 50
-ACTIONS = ("attendees.view", "attendees.export")
+ACTIONS = ("attendees.view", "attendees.export", "attendees.approve")
 
 ROLE_WORDS = {
     "lead": _l("Hub lead"),
