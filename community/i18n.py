@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale, UnknownLocaleError
@@ -212,9 +212,19 @@ def rsvp_status_label(status) -> str:
     return labels.get(getattr(status, "value", status), str(status))
 
 
+def html_datetime(value: datetime) -> str:
+    """A ``<time datetime>`` value: UTC to the second, as HTML allows (no microseconds).
+
+    Naive datetimes are UTC (how the database stores them)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def init_app(app) -> None:
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.filters["language_name_filter"] = language_name
+    app.jinja_env.filters["html_datetime"] = html_datetime
     app.jinja_env.globals.update(
         localized=localized,
         html_lang=html_lang,

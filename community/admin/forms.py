@@ -190,7 +190,10 @@ class LeadForm(FlaskForm):
                          validators=[DataRequired(message=_l("Choose a member."))])
 
     def set_members(self, choices: list[tuple[str, str]]) -> None:
-        self.member.choices = [SelectChoice(value, label) for value, label in choices]
+        # A required <select> starts with an empty placeholder (HTML: the first
+        # option of a required single select must have an empty value).
+        self.member.choices = [SelectChoice("", _l("Choose a member"))] + [
+            SelectChoice(value, label) for value, label in choices]
 
 
 def audit_filters(formdata, actions: list[str]) -> tuple[AuditFilterForm, dict]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import time
 
 from flask import current_app
-from limits import parse
+from limits import parse, storage, strategies
 
 from community.extensions import limiter
 from community.logs import security_event
@@ -43,20 +44,34 @@ def _checks(kind: str, identifier: str):
     yield GLOBAL_FAILURES, f"{kind}-all"
 
 
+def _strategy():
+    """Flask-Limiter's window strategy, or our own when rate limiting is switched off.
+
+    ``RATELIMIT_ENABLED=false`` turns off the per-route limits, not these: they
+    are the brute-force protection of sign-in and codes (R14, R18).
+    """
+    if limiter.enabled and limiter.limiter is not None:
+        return limiter.limiter
+    own = current_app.extensions.get("harbour_throttle")
+    if own is None:
+        backend = storage.storage_from_string(current_app.config["RATELIMIT_STORAGE_URI"])
+        own = strategies.FixedWindowRateLimiter(backend)
+        current_app.extensions["harbour_throttle"] = own
+    return own
+
+
 def check(kind: str, identifier: str) -> None:
     """Raise Throttled when any limit for this identifier, client or the site is spent."""
-    strategy = limiter.limiter
+    strategy = _strategy()
     for item, key in _checks(kind, identifier):
         if not strategy.test(item, key):
             reset_at, _remaining = strategy.get_window_stats(item, key)
             # Which limit tripped, never its key (an HMAC of the address).
             security_event("throttle.trip", kind=kind, limit=key.split(":", 1)[0])
-            import time
-
             raise Throttled(max(1, math.ceil(reset_at - time.time())))
 
 
 def record_failure(kind: str, identifier: str) -> None:
-    strategy = limiter.limiter
+    strategy = _strategy()
     for item, key in _checks(kind, identifier):
         strategy.hit(item, key)

@@ -15,6 +15,10 @@ Fixtures for tests:
   Browser's safest mode); fails on any request to another origin.
 * ``new_context(locale, javascript)``: a fresh browser context for journeys
   that need several pages or a sign-in.
+
+Every HTML page the live server sends during the run is kept
+(``live_server.html_pages``); ``test_valid_html.py`` runs last and checks them
+all with the W3C Nu checker.
 """
 
 from __future__ import annotations
@@ -73,10 +77,61 @@ def _browser_tests_opt_out_of_db_session(request) -> None:
 
 
 @dataclass
+class HtmlPage:
+    """One HTML response of the live server, as the browser received it."""
+
+    method: str
+    path: str
+    status: str
+    body: bytes
+
+
+class HtmlRecorder:
+    """WSGI middleware that keeps a copy of every text/html response."""
+
+    def __init__(self, wsgi_app) -> None:
+        self.wsgi_app = wsgi_app
+        self.pages: list[HtmlPage] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        seen: dict = {}
+
+        def recording_start_response(status, headers, exc_info=None):
+            seen["status"] = status
+            seen["type"] = next((v for k, v in headers if k.lower() == "content-type"), "")
+            return start_response(status, headers, exc_info)
+
+        body = self.wsgi_app(environ, recording_start_response)
+        if not seen.get("type", "").startswith("text/html") or environ["REQUEST_METHOD"] == "HEAD":
+            return body
+        try:
+            chunks = list(body)
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+        path = environ.get("PATH_INFO", "")
+        if environ.get("QUERY_STRING"):
+            path += "?" + environ["QUERY_STRING"]
+        with self.lock:
+            self.pages.append(HtmlPage(environ["REQUEST_METHOD"], path, seen["status"],
+                                       b"".join(chunks)))
+        return chunks
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """The HTML check runs after every other browser test, to see all their pages."""
+    last = [item for item in items if item.nodeid.startswith("tests/browser/test_valid_html.py")]
+    if last:
+        items[:] = [item for item in items if item not in last] + last
+
+
+@dataclass
 class LiveServer:
     url: str
     app: object
     password: str
+    html_pages: list[HtmlPage] = field(default_factory=list)
 
     def origin_of(self, url: str) -> str:
         parts = urlsplit(url)
@@ -113,13 +168,15 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
         cli.seed_demo(DEMO_PASSWORD)
         db.session.commit()
 
+    recorder = HtmlRecorder(app.wsgi_app)
+    app.wsgi_app = recorder
     server = make_server("127.0.0.1", 0, app, threaded=True)
     url = f"http://127.0.0.1:{server.port}"
     app.config["BASE_URL"] = url
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
-        yield LiveServer(url=url, app=app, password=DEMO_PASSWORD)
+        yield LiveServer(url=url, app=app, password=DEMO_PASSWORD, html_pages=recorder.pages)
     finally:
         server.shutdown()
         server.server_close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -11,7 +13,7 @@ from sqlalchemy import select
 from community import create_app
 from community.extensions import db, limiter
 from community.factories import make_user
-from tests.conftest import base_config, csrf_token, sign_in
+from tests.conftest import base_config, csrf_token, real_clock_env, run_process, sign_in
 
 ADDRESS = "203.0.113.77"
 
@@ -110,3 +112,38 @@ def test_sign_in_still_works_for_others_while_one_account_is_throttled(client):
         client.post("/sign-in", data={"csrf_token": csrf_token(page),
                                       "email": "target@example.org", "password": f"x{n}x" * 4})
     assert sign_in(client, "calm@example.org").status_code == 302
+
+
+SIGN_IN_WITH_LIMITS_OFF = """
+import sys
+from community import create_app
+from community.extensions import db
+from community.factories import make_user
+from tests.conftest import base_config, csrf_token, real_clock_env, run_process, sign_in
+
+app = create_app(base_config(sys.argv[1]) | {"RATELIMIT_ENABLED": False})
+client = app.test_client()
+with app.app_context():
+    db.create_all()
+    make_user("unlimited@example.org")
+    db.session.commit()
+statuses = [sign_in(client, "unlimited@example.org").status_code]
+client = app.test_client()
+for n in range(11):
+    page = client.get("/sign-in")
+    statuses.append(client.post("/sign-in", data={
+        "csrf_token": csrf_token(page), "email": "unlimited@example.org",
+        "password": f"wrong password {n}"}).status_code)
+print(statuses)
+"""
+
+
+def test_r14_sign_in_works_and_stays_throttled_with_rate_limits_switched_off(tmp_path):
+    """RATELIMIT_ENABLED=false switches off per-route limits, not brute-force
+    protection. A process of its own: the limiter is one object per process."""
+    database = f"sqlite:///{tmp_path / 'limits-off.sqlite'}"
+    env = real_clock_env(dict(os.environ)) | {"PYTHONPATH": str(Path(__file__).parents[2])}
+    result = run_process([sys.executable, "-c", SIGN_IN_WITH_LIMITS_OFF, database],
+                         timeout=120, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == str([302] + [200] * 10 + [429])
