@@ -172,6 +172,7 @@ def register_blueprints(app: Flask) -> None:
     from community.auth import sessions  # noqa: F401  (registers the session loader)
     from community.auth.routes import bp as auth
     from community.events.attendees.routes import bp as attendees
+    from community.events.door.routes import bp as door
     from community.events.invites.routes import bp as event_invites
     from community.events.manage.routes import bp as manage
     from community.events.routes import bp as events
@@ -182,16 +183,18 @@ def register_blueprints(app: Flask) -> None:
     from community.hubs.registration.routes import bp as registration
     from community.hubs.routes import bp as hubs
     from community.hubs.settings.routes import bp as hub_settings
+    from community.hubs.vouching.routes import bp as vouching
     from community.main.routes import bp as main
     from community.members.routes import bp as members
     from community.members.transparency.routes import bp as transparency
+    from community.members.travel.routes import bp as travel
     from community.notifications import bp as notifications
     from community.updates.routes import bp as updates
 
     for blueprint in (
-        main, auth, members, transparency,
-        hubs, registration, organise, hub_settings, moderation,
-        events, manage, attendees, event_invites,
+        main, auth, members, transparency, travel,
+        hubs, registration, organise, hub_settings, moderation, vouching,
+        events, manage, attendees, door, event_invites,
         updates, feeds, notifications, health,
     ):
         app.register_blueprint(blueprint)

@@ -104,14 +104,17 @@ def chapter_calendar(code: str):
 @bp.get("/calendar/<token>.ics")
 def personal_calendar(token: str):
     user = feeds.user_by_calendar_token(token)
-    if user is None:
+    # Travel mode stops the personal calendar serving, as if the link were off.
+    if user is None or user.travel_mode_since is not None:
         abort(404)
     return _send(feeds.personal_calendar(user), CALENDAR_TYPE, "harbour.ics")
 
 
 def _settings_page(calendar_url: str | None = None, status: int = 200):
     return render_template(
-        "feeds/calendar.html", has_token=current_user.calendar_token_hash is not None,
+        "feeds/calendar.html",
+        has_token=(current_user.calendar_token_hash is not None
+                    and current_user.travel_mode_since is None),
         calendar_url=calendar_url, form=CalendarTokenForm(), revoke_form=RevokeCalendarForm(),
     ), status
 
@@ -127,6 +130,9 @@ def calendar_settings():
 def issue_calendar():
     if not CalendarTokenForm().validate_on_submit():
         abort(400)
+    if current_user.travel_mode_since is not None:
+        # A new link would replace the one travel mode keeps for later.
+        abort(404)
     token = feeds.issue_calendar_token(current_user._get_current_object())
     # Shown this once: only the token's hash is kept.
     return _settings_page(absolute_url("feeds.personal_calendar", token=token))
@@ -137,6 +143,8 @@ def issue_calendar():
 def revoke_calendar():
     if not RevokeCalendarForm().validate_on_submit():
         abort(400)
+    if current_user.travel_mode_since is not None:
+        abort(404)
     feeds.revoke_calendar_token(current_user._get_current_object())
     flash(_("Your calendar link is turned off. Calendars using it will stop updating."),
           "success")

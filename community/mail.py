@@ -156,7 +156,6 @@ def render_email(locale: str, template: str, date_format: str | None = None,
     check_no_remote_resources(body_html)
     return subject, body_text.rstrip() + "\n", body_html
 
-
 def queue_templated_email(
     *,
     to_address: str,
@@ -174,13 +173,15 @@ def queue_templated_email(
     ``subject`` in the bodies. Babel's date filters use the acting user's time
     zone, not the recipient's: format times with ``format_in_zone`` and an
     explicit zone. Returns None, adding nothing, when an email with
-    ``dedupe_key`` exists already. Raises jinja2.TemplateNotFound,
-    RemoteResourceInEmail (R44), InvalidRecipient, or ValueError for a
-    reserved extra header.
+    ``dedupe_key`` exists already or the recipient ``user_id`` has travel mode
+    on. Raises jinja2.TemplateNotFound, RemoteResourceInEmail (R44),
+    InvalidRecipient, or ValueError for a reserved extra header.
     """
     if dedupe_key is not None and _dedupe_key_taken(dedupe_key):
         return None
     recipient = db.session.get(User, user_id) if user_id is not None else None
+    if recipient is not None and recipient.travel_mode_since is not None:
+        return None  # travel mode stops all email to the member (issue 16)
     subject, body_text, body_html = render_email(
         locale, template, getattr(recipient, "date_format", None), **context)
     try:

@@ -3,8 +3,11 @@
 from community.admin.models import Report
 from community.audit_models import AuditEntry
 from community.auth.models import RecoveryCode, User, UserSession
+from community.events.attendees.access_models import ListAccessRequest
+from community.events.door.models import DoorStaff
 from community.events.models import Event, Rsvp
 from community.hubs.models import Chapter, ChapterRole, Hub, Invite, Membership
+from community.hubs.vouching.models import Vouch
 from community.outbox_models import OutboxEmail, Publication
 from community.updates.models import Comment, Update
 
@@ -13,9 +16,11 @@ __all__ = [
     "Chapter",
     "ChapterRole",
     "Comment",
+    "DoorStaff",
     "Event",
     "Hub",
     "Invite",
+    "ListAccessRequest",
     "Membership",
     "OutboxEmail",
     "Publication",
@@ -25,4 +30,5 @@ __all__ = [
     "Update",
     "User",
     "UserSession",
+    "Vouch",
 ]

@@ -126,6 +126,7 @@ def _recipients(hub_clause, setting, author_id: int | None) -> list[User]:
     query = select(User).where(
         User.id.in_(members), setting.is_(True), User.weekly_digest.is_(False),
         User.disabled_at.is_(None), User.email_verified_at.is_not(None),
+        User.travel_mode_since.is_(None),
     ).order_by(User.id)
     if author_id is not None:
         query = query.where(User.id != author_id)

@@ -16,6 +16,8 @@ from flask import abort, g
 from flask_login import current_user
 from sqlalchemy import select
 
+from community.database import utcnow
+from community.events.door.models import DoorStaff
 from community.events.models import Audience, Event, EventStatus
 from community.extensions import db
 from community.hubs.models import (
@@ -40,10 +42,19 @@ class HubAction(enum.Enum):
     EDIT = "edit"                      # hub settings, high-risk preset
     VIEW_AUDIT = "view_audit"
     DECIDE_REGISTRATION = "decide_registration"
+    VOUCH = "vouch"                    # answer requests to join (vouched admission)
+    VIEW_VOUCHES = "view_vouches"      # who vouched for whom: leads, audited
+
+
+def travelling(user) -> bool:
+    """Whether ``user`` has travel mode on (DESIGN §2 rule 11): then, on their own
+    screens, they are a member of nothing and staff of nothing, so a searched
+    phone shows a new account. Other people's views of them do not change."""
+    return _signed_in(user) and user.travel_mode_since is not None
 
 
 def membership_of(user, hub: Hub) -> Membership | None:
-    if user is None or not user.is_authenticated:
+    if user is None or not user.is_authenticated or travelling(user):
         return None
     return db.session.scalar(
         select(Membership).where(Membership.user_id == user.id, Membership.hub_id == hub.id)
@@ -51,7 +62,7 @@ def membership_of(user, hub: Hub) -> Membership | None:
 
 
 def is_coordinator(user, chapter: Chapter | int) -> bool:
-    if user is None or not user.is_authenticated:
+    if user is None or not user.is_authenticated or travelling(user):
         return False
     chapter_id = chapter if isinstance(chapter, int) else chapter.id
     return db.session.scalar(
@@ -61,7 +72,8 @@ def is_coordinator(user, chapter: Chapter | int) -> bool:
 
 
 def is_admin(user) -> bool:
-    return bool(user is not None and user.is_authenticated and user.is_site_admin)
+    return bool(user is not None and user.is_authenticated and user.is_site_admin
+                and not travelling(user))
 
 
 def _signed_in(user) -> bool:
@@ -124,9 +136,14 @@ def hub_can(user, action: HubAction, hub: Hub, membership: Membership | None = N
     if action is HubAction.JOIN:
         return (_signed_in(user) and membership is None
                 and hub_can(user, HubAction.VIEW, hub, membership))
+    if action is HubAction.VOUCH:
+        # Every active member, whatever their role; never chapter staff from outside,
+        # who cannot know the people of a hub they do not belong to.
+        return active
     if action is HubAction.MANAGE_MEMBERS:
         return role in (MemberRole.ORGANISER, MemberRole.LEAD) or overseer
-    if action in (HubAction.MANAGE_ORGANISERS, HubAction.EDIT, HubAction.VIEW_AUDIT):
+    if action in (HubAction.MANAGE_ORGANISERS, HubAction.EDIT, HubAction.VIEW_AUDIT,
+                  HubAction.VIEW_VOUCHES):
         return role is MemberRole.LEAD or overseer
     return False
 
@@ -190,6 +207,60 @@ def public_event_clause(statuses=None):
     return status & (Event.audience == Audience.PUBLIC) & listed_hub_clause()
 
 
+# --- names in a hub ----------------------------------------------------------------
+
+def name_in_hub(user, hub: Hub | int | None) -> str:
+    """The only name anyone else sees for ``user`` inside ``hub`` (attendee lists,
+    check-in, member lists, comments): the name they chose for that hub, else
+    their display name, so one person cannot be linked across hubs by a name
+    (issue 16). One query per hub per request, whatever the number of names."""
+    if user is None:
+        return ""
+    hub_id = hub if isinstance(hub, int) or hub is None else hub.id
+    if hub_id is None:
+        return user.display_name
+    cache = g.setdefault("hub_names", {})
+    if hub_id not in cache:
+        cache[hub_id] = dict(db.session.execute(
+            select(Membership.user_id, Membership.hub_display_name).where(
+                Membership.hub_id == hub_id, Membership.hub_display_name != "")).all())
+    return cache[hub_id].get(user.id) or user.display_name
+
+
+def forget_hub_names() -> None:
+    """Drop this request's names after one changed, so the page shows the new one."""
+    g.pop("hub_names", None)
+
+
+# --- two organisers to open an attendee list -----------------------------------------
+
+def attendee_list_needs_two_keys(hub: Hub) -> bool:
+    """Whether opening or exporting an attendee list of ``hub``'s events needs a
+    second organiser to agree (issue 16; the high-risk preset turns it on).
+    Checking one ticket by its code never does."""
+    return bool(hub.attendee_list_two_keys)
+
+
+# --- door staff --------------------------------------------------------------------
+
+def door_staff_active(user, event: Event, now=None) -> bool:
+    """Whether ``user`` may check tickets at the door of ``event`` (DESIGN §1): an
+    organiser assigned them, they are still an active member of the hub, and the
+    event is published, in an active hub and not over. Door staff see only the
+    door page; the role opens no attendee list and no member page."""
+    if not _signed_in(user) or event.status is not EventStatus.PUBLISHED:
+        return False
+    if (now or utcnow()) >= event.ends_at or event.hub.status is not HubStatus.ACTIVE:
+        return False
+    membership = membership_of(user, event.hub)
+    if membership is None or membership.status is not MembershipStatus.ACTIVE:
+        return False
+    return db.session.scalar(
+        select(DoorStaff.id).where(DoorStaff.event_id == event.id,
+                                   DoorStaff.user_id == user.id)
+    ) is not None
+
+
 # --- updates -----------------------------------------------------------------------
 
 def may_manage_update(user, update: Update) -> bool:
@@ -211,6 +282,8 @@ def is_member_for_update(user, update: Update) -> bool:
         return hub_can(user, HubAction.VIEW_MEMBERS_AREA, update.hub)
     if is_chapter_staff(user, update.chapter):
         return True
+    if travelling(user):
+        return False
     return db.session.scalar(
         select(Membership.id).join(Membership.hub).where(
             Membership.user_id == user.id,
@@ -233,6 +306,16 @@ def update_visible(user, update: Update) -> bool:
     if update.audience is UpdateAudience.PUBLIC:
         return True
     return is_member_for_update(user, update)
+
+
+def author_shown(update: Update) -> bool:
+    """Whether pages name the person who wrote ``update`` (post as the hub, DESIGN §2
+    rule 11). A hub's updates speak as the hub unless it chooses to show authors;
+    chapter updates name their coordinator as before. Every reader sees the same
+    page, organisers included; the hub's audit log keeps who wrote and edited it."""
+    if update.hub is not None:
+        return update.hub.show_authors
+    return True
 
 
 def update_audience_clause(*, member: bool):

@@ -51,6 +51,9 @@ class User(Base):
     weekly_digest: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Hash of the secret in the personal calendar URL; null when none was issued.
     calendar_token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    # Travel mode (issue 16): while set, the member's own screens show no hubs,
+    # answers or calendar, other devices are signed out and no email is sent.
+    travel_mode_since: Mapped[datetime | None]
     created_at: Mapped[created_at]
 
     sessions: Mapped[list[UserSession]] = relationship(

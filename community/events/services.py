@@ -20,7 +20,13 @@ from community.extensions import db
 from community.hubs.models import CountDisplay, Invite, Membership, MembershipStatus
 from community.hubs.settings.services import claim_invite_use
 from community.pagination import count_of, paginate
-from community.permissions import HubAction, event_visible, hub_can, membership_of
+from community.permissions import (
+    HubAction,
+    event_visible,
+    hub_can,
+    membership_of,
+    travelling,
+)
 from community.transaction import atomic
 
 
@@ -57,7 +63,8 @@ def event_by_public_id(public_id: str) -> Event | None:
 def viewer_for(event: Event, user) -> Viewer:
     membership = membership_of(user, event.hub)
     rsvp = None
-    if user is not None and user.is_authenticated:
+    # Travel mode hides the member's own answers from their screens.
+    if user is not None and user.is_authenticated and not travelling(user):
         rsvp = db.session.scalar(
             select(Rsvp).where(Rsvp.event_id == event.id, Rsvp.user_id == user.id))
     organiser = hub_can(user, HubAction.MANAGE_MEMBERS, event.hub, membership)

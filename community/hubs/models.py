@@ -88,6 +88,7 @@ class Hub(Base):
     __tablename__ = "hubs"
     __table_args__ = (
         sa.Index("ix_hubs_directory", "status", "visibility", "chapter_id"),
+        sa.CheckConstraint("vouches_required BETWEEN 0 AND 3", name="vouches_required_range"),
     )
 
     id: Mapped[intpk]
@@ -120,6 +121,15 @@ class Hub(Base):
     keep_checkin_records: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     noindex: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     allow_comments: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # Updates name the organiser who wrote them only when the hub chooses so: a name
+    # on every post singles organisers out (DESIGN §2 rule 11). Off by default.
+    show_authors: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Vouched admission (issue 16): how many active members must vouch for a request
+    # to join before organisers may approve it; 0 turns it off.
+    vouches_required: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Two organisers to open an attendee list (issue 16): one asks, another agrees.
+    attendee_list_two_keys: Mapped[bool] = mapped_column(default=False,
+                                                         server_default=sa.false())
     decline_reason: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
     proposed_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
@@ -159,11 +169,19 @@ class Membership(Base):
                                                  default="", server_default="")
     # The member agreed to be listed to fellow members of this hub (R6).
     listed_to_members: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # The name this member goes by in this hub only, so nobody links one person
+    # across hubs by name (issue 16); empty: their account's display name.
+    hub_display_name: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 
     user: Mapped[User] = relationship(back_populates="memberships", foreign_keys=[user_id])
     hub: Mapped[Hub] = relationship(back_populates="memberships")
+
+    @property
+    def shown_name(self) -> str:
+        """The name everyone else in the hub sees for this member."""
+        return self.hub_display_name or self.user.display_name
 
 
 class ChapterRole(Base):

@@ -17,9 +17,11 @@ from community.permissions import (
     hub_can,
     hub_or_404,
     is_chapter_staff,
+    name_in_hub,
 )
 
 bp = Blueprint("hubs", __name__)
+bp.add_app_template_global(name_in_hub)
 
 
 @bp.get("/hubs")

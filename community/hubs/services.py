@@ -125,13 +125,15 @@ def member_count(hub: Hub) -> int:
 
 
 def listed_members(hub: Hub) -> list[str]:
-    """Display names of active members who chose to be listed to fellow members (R6)."""
-    return list(db.session.scalars(
-        select(User.display_name).join(Membership, Membership.user_id == User.id)
+    """Names of active members who chose to be listed to fellow members (R6), each
+    as they go by in this hub (issue 16)."""
+    names = db.session.execute(
+        select(Membership.hub_display_name, User.display_name)
+        .join(Membership, Membership.user_id == User.id)
         .where(Membership.hub_id == hub.id, Membership.status == MembershipStatus.ACTIVE,
                Membership.listed_to_members.is_(True))
-        .order_by(User.display_name)
-    ))
+    ).all()
+    return sorted((hub_name or name for hub_name, name in names), key=str.casefold)
 
 
 @atomic

@@ -66,3 +66,15 @@ class DeleteAccountForm(FlaskForm):
                     Length(max=MAX_LENGTH, message=_l("Use at most %(max)d characters."))],
         render_kw={"autocomplete": "current-password"},
     )
+
+
+class HubNameForm(FlaskForm):
+    """The name used in one hub; each hub's form on the page has its own prefix."""
+
+    name = StringField(
+        _l("Name in this hub"),
+        filters=[strip],
+        validators=[Length(max=DISPLAY_NAME_MAX, message=_l("Use at most %(max)d characters.")),
+                    display_name_characters],
+        render_kw={"autocomplete": "off"},
+    )

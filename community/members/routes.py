@@ -24,10 +24,12 @@ from community.auth.forms import ActionForm
 from community.auth.throttle import Throttled
 from community.database import utcnow
 from community.errors import show_on_form
-from community.i18n import timezone_names
+from community.events.door import services as door_services
+from community.i18n import localized, timezone_names
 from community.main.routes import too_many_attempts
 from community.members import forms, services
-from community.permissions import runs_hub
+from community.members.travel.services import strip_for_travel
+from community.permissions import runs_hub, travelling
 
 bp = Blueprint("members", __name__)
 
@@ -35,6 +37,10 @@ bp = Blueprint("members", __name__)
 @bp.get("/dashboard")
 @login_required
 def dashboard():
+    if travelling(current_user):
+        # A new member's dashboard, with no hint of travel mode (issue 16).
+        return render_template("members/dashboard.html", hubs=[], organising=set(), rsvps=[],
+                               updates=[], door_duties=[], action=ActionForm())
     hubs = services.my_hubs(current_user)
     return render_template(
         "members/dashboard.html",
@@ -42,8 +48,48 @@ def dashboard():
         organising={membership.id for membership in hubs if runs_hub(membership)},
         rsvps=services.my_upcoming_rsvps(current_user),
         updates=services.latest_from_my_hubs(current_user),
+        door_duties=door_services.my_duties(current_user),
         action=ActionForm(),
     )
+
+
+def _names_page(failed: forms.HubNameForm | None = None, failed_id: str = "",
+                status: int = 200):
+    rows = []
+    for membership in services.my_hub_names(current_user):
+        if failed is not None and membership.public_id == failed_id:
+            form = failed
+        else:
+            form = forms.HubNameForm(prefix=membership.public_id, formdata=None,
+                                     data={"name": membership.hub_display_name})
+        rows.append((membership, form))
+    return render_template("members/names.html", rows=rows), status
+
+
+@bp.get("/account/names")
+@login_required
+def names():
+    return _names_page()
+
+
+@bp.post("/account/names/<membership_id>")
+@login_required
+def set_name(membership_id: str):
+    form = forms.HubNameForm(prefix=membership_id)
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        return _names_page(form, membership_id, 400)
+    try:
+        membership = services.set_hub_name(current_user, membership_id, form.name.data or "")
+    except services.AccountError as error:
+        if error.field is None:
+            abort(404)
+        show_on_form(form, error)
+        return _names_page(form, membership_id, 400)
+    flash(_("In %(hub)s you are now shown as %(name)s.",
+            hub=localized(membership.hub, "name").text, name=membership.shown_name), "success")
+    return redirect(url_for("members.names"))
 
 
 @bp.route("/account/settings", methods=["GET", "POST"])
@@ -85,6 +131,8 @@ def export():
     if not form.validate_on_submit():
         abort(400)
     data = services.export_user_data(current_user)
+    if travelling(current_user):
+        data = strip_for_travel(data)
     services.record_export(current_user)
     filename = f"harbour-export-{utcnow().date().isoformat()}.json"
     # Downloaded, never emailed (R42).

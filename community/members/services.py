@@ -18,7 +18,7 @@ from community.audit_models import AuditEntry
 from community.auth import throttle
 from community.auth.models import RecoveryCode, User, UserSession
 from community.auth.passwords import verify_password
-from community.database import utcnow
+from community.database import is_public_id, utcnow
 from community.errors import DomainError
 from community.events.models import Event, EventStatus, Rsvp, RsvpStatus
 from community.events.services import promote_waitlist
@@ -33,7 +33,7 @@ from community.hubs.models import (
 )
 from community.i18n import ENGLISH_REGIONS, supported_locale, valid_timezone
 from community.outbox_models import OutboxEmail
-from community.permissions import event_audience_clause
+from community.permissions import event_audience_clause, forget_hub_names, travelling
 from community.retention import scrub
 from community.transaction import after_commit, atomic
 from community.updates.models import Comment, Update, UpdateStatus
@@ -108,8 +108,42 @@ def latest_from_my_hubs(user: User, limit: int = 10) -> list[HubNews]:
 
 # --- settings --------------------------------------------------------------------
 
+HUB_NAME_MAX = 64
+
+
 class AccountError(DomainError):
     """A rule refused the request; ``message`` is translated and safe to show."""
+
+
+# --- names per hub (issue 16) ----------------------------------------------------
+
+def my_hub_names(user: User) -> list[Membership]:
+    """The member's hubs with the name used in each, by hub name: what the member
+    area shows as "which name is used where". None while travel mode is on."""
+    if travelling(user):
+        return []
+    return my_hubs(user)
+
+
+@atomic
+def set_hub_name(user: User, membership_id: str, name: str) -> Membership:
+    """Use ``name`` in one of the member's own hubs (empty: the account's display
+    name again). Raises AccountError for a membership that is not theirs, for
+    an overlong name, and while travel mode is on."""
+    membership = None
+    if is_public_id(membership_id) and not travelling(user):
+        membership = db.session.scalar(select(Membership).where(
+            Membership.public_id == membership_id, Membership.user_id == user.id,
+            Membership.status != MembershipStatus.REMOVED))
+    if membership is None:
+        raise AccountError(_("That is not one of your hubs."))
+    name = " ".join((name or "").split())
+    if len(name) > HUB_NAME_MAX:
+        raise AccountError(_("Use at most %(max)d characters.", max=HUB_NAME_MAX), field="name")
+    membership.hub_display_name = "" if name == user.display_name else name
+    forget_hub_names()
+    db.session.flush()
+    return membership
 
 
 @atomic
@@ -264,6 +298,7 @@ def export_user_data(user: User) -> dict:
             "status": m.status.value,
             "join_answer": m.join_answer,
             "listed_to_members": m.listed_to_members,
+            "hub_display_name": m.hub_display_name,
             "created_at": _iso(m.created_at),
         } for m in memberships],
         "chapter_roles": [{

@@ -17,7 +17,7 @@ from community.auth.decorators import login_required, two_factor_required
 from community.errors import show_on_form
 from community.hubs.models import Chapter, Hub
 from community.hubs.services import chapter_by_code
-from community.permissions import HubAction, decide_indexing, hub_or_404
+from community.permissions import HubAction, author_shown, decide_indexing, hub_or_404
 from community.updates import services
 from community.updates.forms import (
     ActionForm,
@@ -167,6 +167,7 @@ def _detail_page(update: Update, *, comment_form: CommentForm | None = None,
         comments_open=services.comments_open(update),
         is_member=services.is_member_for(current_user, update),
         can_manage=services.may_manage(current_user, update),
+        show_author=author_shown(update),
         comment_form=comment_form or CommentForm(formdata=None),
         action_form=ActionForm(formdata=None), errors=errors or [],
     ), status

@@ -65,7 +65,8 @@ def test_member_pages(live_server, page_opener, locale):
     page = signed_in_page(live_server, page_opener, "member2.london@example.org", locale)
     for path in ("/dashboard", "/account/settings", "/account/security", "/hubs/london",
                  "/hubs/london/members", f"/events/{public_event_id(live_server)}",
-                 "/hubs/register"):
+                 "/hubs/register", "/account/names", "/account/travel",
+                 "/hubs/london/vouching"):
         assert_accessible(page_opener, page, path)
 
 
@@ -80,7 +81,8 @@ def test_lead_pages(live_server, page_opener, locale):
     slug = email.split(".")[1].split("@")[0]
     page = signed_in_page(live_server, page_opener, email, locale, code=True)
     for path in (f"/hubs/{slug}/organise/members", f"/hubs/{slug}/organise/audit",
-                 f"/hubs/{slug}/settings", f"/hubs/{slug}/settings/invites"):
+                 f"/hubs/{slug}/settings", f"/hubs/{slug}/settings/invites",
+                 f"/hubs/{slug}/organise/vouches"):
         assert_accessible(page_opener, page, path)
 
 

@@ -37,7 +37,8 @@ CSRF_VALUE = re.compile(r'name="csrf_token"[^>]*? value="[^"]+"')
 HUB_COLUMNS = [column.key for column in Hub.__table__.columns if column.key != "updated_at"]
 DECLARED = {"name_en", "name_zh", "description_en", "description_zh", "city_en", "city_zh",
             "timezone", "visibility", "join_policy", "join_question", "rsvp_approval_default",
-            "attendee_count_display", "keep_checkin_records", "noindex", "allow_comments"}
+            "attendee_count_display", "keep_checkin_records", "noindex", "allow_comments",
+            "show_authors", "vouches_required", "attendee_list_two_keys"}
 
 
 @pytest.fixture
@@ -328,6 +329,9 @@ PRESET = {
     "attendee_count_display": CountDisplay.HIDDEN,
     "keep_checkin_records": False,
     "noindex": True,
+    "show_authors": False,
+    "vouches_required": 1,
+    "attendee_list_two_keys": True,
     "high_risk": True,
 }
 
@@ -349,7 +353,7 @@ def test_high_risk_preset_on_and_off(app, hub, lead, member):
     # The settings page shows plainly that every protection is on.
     page = client.get(url(hub)).get_data(as_text=True)
     assert "The high-risk preset is on." in page
-    assert page.count("<strong>On</strong>") == 7 and ">Off<" not in page
+    assert page.count("<strong>On</strong>") == 10 and ">Off<" not in page
 
     # A visitor (and so a search engine) finds nothing: the hub is unlisted now,
     # and its 404 is the same as a hub that never existed (R8).
@@ -461,6 +465,9 @@ def test_event_defaults_follow_the_hub(hub, lead):
 
 
 def test_protections_shown_match_the_hub(hub, lead):
-    assert not any(services.protections(hub).values())
+    # New hubs post as the hub (issue 16); every other protection starts off.
+    shown = services.protections(hub)
+    assert shown.pop("posts_as_hub") is True
+    assert not any(shown.values())
     services.set_high_risk(hub, lead, True)
     assert all(services.protections(hub).values())

@@ -26,6 +26,7 @@ from community.auth.decorators import staff_required
 from community.auth.sessions import recently_authenticated
 from community.auth.totp import qr_data_uri
 from community.events import services as event_services
+from community.events.attendees import access
 from community.events.attendees import services as services
 from community.events.attendees.forms import (
     AttendeeActionForm,
@@ -35,6 +36,7 @@ from community.events.attendees.forms import (
     MessageForm,
 )
 from community.events.models import Event, Rsvp
+from community.permissions import name_in_hub
 from community.transaction import writes
 
 bp = Blueprint("attendees", __name__)
@@ -73,6 +75,8 @@ def _to_attendees(event: Event):
 @writes  # every opening of the list is audited
 def attendees(public_id: str):
     event = _event_or_404(public_id)
+    if not access.has_access(current_user, event):
+        return _locked_page(event)
     lists = services.open_attendee_list(current_user, event)
     return render_template("events/attendees.html", event=event, lists=lists,
                            action_form=AttendeeActionForm(formdata=None))
@@ -85,7 +89,7 @@ def _change(public_id: str, rsvp_id: str, change, done):
     answer = _answer_or_404(event, rsvp_id)
     if not AttendeeActionForm().validate_on_submit():
         abort(400)
-    name = answer.user.display_name
+    name = name_in_hub(answer.user, event.hub_id)
     try:
         result = change(current_user, answer)
     except services.AttendeeError as error:
@@ -120,12 +124,52 @@ def attendee_decline(public_id: str, rsvp_id: str):
                    lambda name: _("The answer of %(name)s is declined.", name=name))
 
 
+def _locked_page(event: Event):
+    """A two-key hub's list, closed: ask a second organiser, or approve another's ask."""
+    return render_template(
+        "events/attendees_locked.html", event=event,
+        mine=access.my_open_request(current_user, event),
+        to_approve=access.requests_to_approve(current_user, event),
+        action_form=AttendeeActionForm(formdata=None))
+
+
+@bp.post(ATTENDEES + "/access")
+@staff_required(_organiser_of)
+def attendees_access(public_id: str):
+    event = _event_or_404(public_id)
+    if not AttendeeActionForm().validate_on_submit():
+        abort(400)
+    access.ask(current_user, event)
+    flash(_("Your request is waiting for another organiser of the hub to agree."), "info")
+    return _to_attendees(event)
+
+
+@bp.post(ATTENDEES + "/access/<request_id>/approve")
+@staff_required(_organiser_of)
+def attendees_access_approve(public_id: str, request_id: str):
+    event = _event_or_404(public_id)
+    if not AttendeeActionForm().validate_on_submit():
+        abort(400)
+    try:
+        request_ = access.approve(current_user, event, request_id)
+    except services.AttendeeError as error:
+        flash(error.message, "error")
+        return _to_attendees(event)
+    flash(_("You agreed. %(name)s can open the list for the next hour.",
+            name=name_in_hub(request_.requester, event.hub_id)), "success")
+    return _to_attendees(event)
+
+
 @bp.post(ATTENDEES + ".csv")
 @staff_required(_organiser_of)
 def attendees_csv(public_id: str):
     event = _event_or_404(public_id)
     if not AttendeeActionForm().validate_on_submit():
         abort(400)
+    if not access.has_access(current_user, event):
+        flash(_("In this hub a second organiser must agree before the list is opened or "
+                "downloaded."), "error")
+        return _to_attendees(event)
     if not recently_authenticated():
         # The export is a POST; come back to the list and press the button again.
         flash(_("Please confirm it is you, then download the list again."), "info")
@@ -154,6 +198,10 @@ def attendees_message(public_id: str):
         else:
             flash(ngettext("Your message is on its way to %(num)d person.",
                            "Your message is on its way to %(num)d people.", sent), "success")
+            paused = services.paused_in_group(event, form.group.data or "")
+            if paused:
+                flash(ngettext("Email to %(num)d person is paused.",
+                               "Email to %(num)d people is paused.", paused), "info")
             return _to_attendees(event)
     status = 400 if request.method == "POST" else 200
     invalid = [field for field in form if field.errors]
@@ -201,7 +249,8 @@ def _checkin_page(event: Event, *, code_form: CheckinCodeForm | None = None,
     search = CheckinSearchForm(formdata=request.args)
     listing = "q" in request.args
     answers, needs_reauth = None, False
-    if listing and search.validate():
+    locked = not access.has_access(current_user, event)
+    if listing and search.validate() and not locked:
         if recently_authenticated():
             answers = services.checkin_list(current_user, event, search.q.data or "")
         else:
@@ -209,6 +258,7 @@ def _checkin_page(event: Event, *, code_form: CheckinCodeForm | None = None,
     return render_template(
         "events/checkin.html", event=event, code_form=code_form or CheckinCodeForm(formdata=None),
         search=search, answers=answers, needs_reauth=needs_reauth, listing=listing,
+        locked=locked,
         person_form=CheckinPersonForm(formdata=None),
     ), status
 

@@ -36,7 +36,13 @@ from community.extensions import db
 from community.hubs.services import escape_like
 from community.i18n import format_in_zone, rsvp_status_label
 from community.mail import InvalidRecipient, queue_templated_email
-from community.permissions import HubAction, hub_can
+from community.permissions import (
+    HubAction,
+    door_staff_active,
+    hub_can,
+    name_in_hub,
+    travelling,
+)
 from community.security import absolute_url, csv_cell
 from community.transaction import atomic
 
@@ -73,6 +79,10 @@ class TicketError(AttendeeError):
     """A ticket code that does not admit anyone to this event."""
 
 
+class WrongEvent(TicketError):
+    """A genuine ticket, for another event."""
+
+
 @dataclass(frozen=True)
 class CheckIn:
     """What a check-in did: ``recorded`` when it stored the time now,
@@ -85,7 +95,8 @@ class CheckIn:
 
     @property
     def name(self) -> str:
-        return self.rsvp.user.display_name if self.rsvp.user is not None else ""
+        """The name on the ticket: the one its holder uses in the event's hub."""
+        return name_in_hub(self.rsvp.user, self.rsvp.event.hub_id)
 
 
 # --- finding ------------------------------------------------------------------
@@ -124,8 +135,9 @@ def rsvp_in(event: Event, public_id: str) -> Rsvp | None:
 
 
 def own_ticket(event: Event, user) -> Rsvp | None:
-    """``user``'s confirmed answer to ``event``: only a confirmed place has a ticket."""
-    if user is None or not user.is_authenticated:
+    """``user``'s confirmed answer to ``event``: only a confirmed place has a
+    ticket, and none shows while travel mode is on."""
+    if user is None or not user.is_authenticated or travelling(user):
         return None
     return db.session.scalar(
         select(Rsvp).where(Rsvp.event_id == event.id, Rsvp.user_id == user.id,
@@ -137,6 +149,11 @@ def _require(actor, event: Event) -> None:
     # The routes answer 404 first; this keeps the rule true for any caller.
     if not may_manage(actor, event):
         raise AttendeeError(_("You may not manage this event's attendees."))
+
+
+def may_check_tickets(user, event: Event) -> bool:
+    """Organisers of the event, and its door staff while the event lasts."""
+    return may_manage(user, event) or door_staff_active(user, event)
 
 
 def _answers(event: Event, statuses=LIST_ORDER, query: str = "") -> list[Rsvp]:
@@ -254,7 +271,7 @@ def confirm(actor, answer: Rsvp) -> None:
     _require(actor, event)
     lock_event(event)
     before = _reread(answer)
-    name = answer.user.display_name if answer.user is not None else ""
+    name = name_in_hub(answer.user, answer.event.hub_id)
     if before is RsvpStatus.GOING:
         raise AttendeeError(_("%(name)s is already going.", name=name))
     if event.status is EventStatus.CANCELLED:
@@ -290,7 +307,7 @@ def waitlist(actor, answer: Rsvp) -> None:
     before = _reread(answer)
     if before is RsvpStatus.WAITLISTED:
         raise AttendeeError(_("%(name)s is already on the waiting list.",
-                              name=answer.user.display_name if answer.user else ""))
+                              name=name_in_hub(answer.user, answer.event.hub_id)))
     answer.status = RsvpStatus.WAITLISTED
     _record_change(actor, "rsvp.waitlist", answer, before)
     db.session.flush()
@@ -307,7 +324,7 @@ def decline(actor, answer: Rsvp) -> list[Rsvp]:
     before = _reread(answer)
     if before is RsvpStatus.DECLINED:
         raise AttendeeError(_("%(name)s is already declined.",
-                              name=answer.user.display_name if answer.user else ""))
+                              name=name_in_hub(answer.user, answer.event.hub_id)))
     answer.status = RsvpStatus.DECLINED
     _record_change(actor, "rsvp.decline", answer, before)
     db.session.flush()
@@ -330,7 +347,7 @@ def export_csv(actor, event: Event) -> str:
     for answer in answers:
         checked = (answer.checked_in_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
                    if answer.checked_in_at else "")
-        writer.writerow([csv_cell(answer.user.display_name),
+        writer.writerow([csv_cell(name_in_hub(answer.user, event.hub_id)),
                          csv_cell(rsvp_status_label(answer.status)),
                          csv_cell(answer.guests), csv_cell(checked)])
     _record_opening(actor, "attendees.export", event, answers,
@@ -341,6 +358,17 @@ def export_csv(actor, event: Event) -> str:
 
 
 # --- messages -----------------------------------------------------------------
+
+def paused_in(answers: list[Rsvp]) -> int:
+    """How many of these people get no email now (travel mode, issue 16): all an
+    organiser learns of it is this count, shown as "paused"."""
+    return sum(1 for answer in answers
+               if answer.user is not None and answer.user.travel_mode_since is not None)
+
+
+def paused_in_group(event: Event, group: str) -> int:
+    return paused_in(_answers(event, MESSAGE_GROUPS.get(group, ())))
+
 
 @atomic
 def message_attendees(actor, event: Event, *, group: str, subject: str, body: str) -> int:
@@ -369,6 +397,8 @@ def message_attendees(actor, event: Event, *, group: str, subject: str, body: st
     sent = 0
     for answer in recipients:
         person = answer.user
+        if person.travel_mode_since is not None:
+            continue  # paused: the route says how many, never who or why
         try:
             queued = queue_templated_email(
                 to_address=person.email, locale=person.locale, template="organiser_message",
@@ -379,6 +409,8 @@ def message_attendees(actor, event: Event, *, group: str, subject: str, body: st
         except InvalidRecipient:
             continue  # an address that can never be delivered to; the rest still go
         sent += queued is not None
+    if not sent and paused_in(recipients):
+        raise AttendeeError(_("Emails to everyone in that group are paused."))
     if not sent:
         raise AttendeeError(_("Everyone in that group already has this message."))
     audit.record(actor, "attendees.message", TARGET_EVENT, event.public_id, hub=event.hub,
@@ -417,16 +449,18 @@ def read_ticket(code: str, secret_key: str | None = None) -> str:
 def check_in_code(actor, event: Event, code: str, now: datetime | None = None) -> CheckIn:
     """Check in the holder of a ticket code at ``event``. Raises TicketError
     for a forged or garbled code, a withdrawn answer, another event's ticket
-    and an unconfirmed place; AttendeeError as check_in does."""
-    _require(actor, event)
+    and an unconfirmed place; AttendeeError as check_in does. Door staff may
+    use it too, and only it: a code admits one person, never a list."""
+    if not may_check_tickets(actor, event):
+        raise AttendeeError(_("You may not check tickets at this event."))
     rsvp_id = read_ticket(code)
     answer = db.session.scalar(
         select(Rsvp).options(joinedload(Rsvp.user)).where(Rsvp.public_id == rsvp_id))
     if answer is None or answer.user_id is None:
         raise TicketError(_("This ticket is no longer valid: the answer was withdrawn."))
     if answer.event_id != event.id:
-        raise TicketError(_("This is not a ticket for this event."))
-    return check_in(actor, event, answer, now)
+        raise WrongEvent(_("This is not a ticket for this event."))
+    return _check_in(actor, event, answer, now)
 
 
 @atomic
@@ -437,11 +471,15 @@ def check_in(actor, event: Event, answer: Rsvp, now: datetime | None = None) -> 
     audit entry naming the person. Raises TicketError for another event's
     answer or an unconfirmed place, AttendeeError for a cancelled event."""
     _require(actor, event)
+    return _check_in(actor, event, answer, now)
+
+
+def _check_in(actor, event: Event, answer: Rsvp, now: datetime | None) -> CheckIn:
     if answer.event_id != event.id:
-        raise TicketError(_("This is not a ticket for this event."))
+        raise WrongEvent(_("This is not a ticket for this event."))
     if event.status is EventStatus.CANCELLED:
         raise AttendeeError(_("This event is cancelled."))
-    name = answer.user.display_name if answer.user is not None else ""
+    name = name_in_hub(answer.user, answer.event.hub_id)
     if answer.status is not RsvpStatus.GOING:
         raise TicketError(_("%(name)s does not have a confirmed place (%(status)s).",
                             name=name, status=rsvp_status_label(answer.status)))

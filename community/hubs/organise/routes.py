@@ -22,6 +22,7 @@ from community.hubs.organise.forms import (
     RoleForm,
     role_label,
 )
+from community.hubs.vouching.services import vouch_counts
 from community.pagination import int_arg
 from community.permissions import HubAction, hub_can, hub_or_404, hub_staff
 
@@ -47,7 +48,7 @@ def _notes_form(membership: Membership, formdata=None) -> NotesForm:
     form = NotesForm(formdata=formdata, prefix=membership.public_id,
                      notes=membership.organiser_notes)
     form.notes.label.text = _("Private notes about %(name)s",
-                              name=membership.user.display_name)
+                              name=membership.shown_name)
     return form
 
 
@@ -65,6 +66,7 @@ def _members_page(hub: Hub, *, errors: list[str] | None = None,
     return render_template(
         "hubs/organise_members.html", hub=hub, page=page,
         pending=services.pending_requests(hub), notes_forms=notes_forms,
+        vouches=vouch_counts(hub) if hub.vouches_required else {},
         action_form=MemberActionForm(formdata=None), errors=errors or [],
         invalid_fields=[field for _id, form in ([failed] if failed else [])
                         for field in form if field.errors],
@@ -87,7 +89,7 @@ def _member_action(slug: str, membership_id: str, change, done: str):
     membership = _membership_or_404(hub, membership_id)
     if not MemberActionForm().validate_on_submit():
         abort(400)
-    name = membership.user.display_name
+    name = membership.shown_name
     try:
         change(current_user, membership)
     except services.OrganiseError as error:
@@ -130,7 +132,7 @@ def organise_notes(slug: str, membership_id: str):
         services.set_notes(current_user, membership, form.notes.data or "")
     except services.OrganiseError as error:
         return _members_page(hub, errors=[error.message], status=400)
-    flash(_("Your notes about %(name)s are saved.", name=membership.user.display_name),
+    flash(_("Your notes about %(name)s are saved.", name=membership.shown_name),
           "success")
     return _back(hub)
 
@@ -148,7 +150,7 @@ def organise_role(slug: str, membership_id: str):
         except services.OrganiseError as error:
             form.role.errors = [*form.role.errors, error.message]
         else:
-            flash(_("%(name)s's role is now: %(role)s.", name=membership.user.display_name,
+            flash(_("%(name)s's role is now: %(role)s.", name=membership.shown_name,
                     role=role_label(membership.role)), "success")
             return _back(hub)
     if request.method == "POST":

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased, joinedload
 
@@ -96,13 +97,24 @@ def audit_log(hub: Hub, *, action: str = "", page: int = 1,
     names (None once their account is deleted)."""
     actor = aliased(User)
     subject = aliased(User)
+    actor_in_hub = aliased(Membership)
+    subject_in_hub = aliased(Membership)
     where = [AuditEntry.hub_id == hub.id]
     if action:
         where.append(AuditEntry.action == action)
+
+    def shown(person, in_hub):
+        # The name the person goes by in this hub (issue 16), else their display name.
+        return func.coalesce(func.nullif(in_hub.hub_display_name, ""), person.display_name)
+
     return paginate(
-        select(AuditEntry, actor.display_name, subject.display_name)
+        select(AuditEntry, shown(actor, actor_in_hub), shown(subject, subject_in_hub))
         .outerjoin(actor, AuditEntry.actor_id == actor.id)
+        .outerjoin(actor_in_hub, (actor_in_hub.user_id == actor.id)
+                   & (actor_in_hub.hub_id == hub.id))
         .outerjoin(subject, AuditEntry.subject_user_id == subject.id)
+        .outerjoin(subject_in_hub, (subject_in_hub.user_id == subject.id)
+                   & (subject_in_hub.hub_id == hub.id))
         .where(*where).order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()),
         count=select(func.count()).select_from(AuditEntry).where(*where),
         page=page, per_page=per_page, rows=True).map(lambda row: AuditRow(*row))
@@ -119,7 +131,7 @@ def _require(actor: User, action: HubAction, hub: Hub) -> None:
 def _require_active(membership: Membership) -> None:
     if membership.status is not MembershipStatus.ACTIVE:
         raise OrganiseError(_("%(name)s is not an active member of this hub.",
-                              name=membership.user.display_name))
+                              name=membership.shown_name))
 
 
 def _active_lead_ids(hub_id: int) -> list[int]:
@@ -158,12 +170,20 @@ def _email(membership: Membership, template: str, **context) -> None:
 def approve(actor: User, membership: Membership) -> None:
     """Let a pending member in and tell them, in their language, with a link to the hub.
 
-    Raises OrganiseError when the request was already answered.
+    Raises OrganiseError when the request was already answered, or when the
+    hub asks for vouches and fewer members than it asks have vouched (issue 16).
     """
+    from community.hubs.vouching.services import has_enough_vouches
+
     hub = membership.hub
     _require(actor, HubAction.MANAGE_MEMBERS, hub)
     if membership.status is not MembershipStatus.PENDING:
         raise OrganiseError(_("That request has already been answered."))
+    if not has_enough_vouches(membership):
+        raise OrganiseError(ngettext(
+            "This hub needs %(num)d member to vouch for %(name)s before you can approve.",
+            "This hub needs %(num)d members to vouch for %(name)s before you can approve.",
+            hub.vouches_required, name=membership.shown_name))
     membership.status = MembershipStatus.ACTIVE
     _record(actor, "member.approve", membership)
     _email(membership, "membership_approved",
@@ -204,7 +224,7 @@ def remove(actor: User, membership: Membership) -> None:
                                   "remove a lead."))
         if _is_last_lead(membership):
             raise OrganiseError(_("%(name)s is this hub's only lead. Make someone else "
-                                  "lead first.", name=membership.user.display_name))
+                                  "lead first.", name=membership.shown_name))
     previous = membership.role
     membership.status = MembershipStatus.REMOVED
     # A removed person keeps no role anywhere, so no rule can count them as staff.
@@ -237,7 +257,7 @@ def set_role(actor: User, membership: Membership, role: MemberRole) -> None:
     """
     _require(actor, HubAction.MANAGE_ORGANISERS, membership.hub)
     _require_active(membership)
-    name = membership.user.display_name
+    name = membership.shown_name
     if membership.role is role:
         raise OrganiseError(_("%(name)s already has that role.", name=name))
     if (role in (MemberRole.ORGANISER, MemberRole.LEAD) and not membership.user.totp_secret

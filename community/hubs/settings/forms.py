@@ -60,6 +60,15 @@ def count_display_choices() -> list[SelectChoice]:
 
 
 
+def vouch_choices() -> list[SelectChoice]:
+    return [
+        SelectChoice("0", _l("Nobody: organisers decide alone")),
+        SelectChoice("1", _l("One member")),
+        SelectChoice("2", _l("Two members")),
+        SelectChoice("3", _l("Three members")),
+    ]
+
+
 class HubSettingsForm(FlaskForm):
     name_en = StringField(
         _l("Name in English"), filters=[strip],
@@ -96,6 +105,11 @@ class HubSettingsForm(FlaskForm):
     keep_checkin_records = BooleanField(_l("Keep a record of who checked in at events"))
     noindex = BooleanField(_l("Ask search engines not to index the hub's pages"))
     allow_comments = BooleanField(_l("Members may comment on members-only updates"))
+    show_authors = BooleanField(_l("Name the organiser who wrote each update"))
+    attendee_list_two_keys = BooleanField(
+        _l("A second organiser must agree before an attendee list is opened or downloaded"))
+    vouches_required = ChoiceField(_l("Members who must vouch for each request to join"),
+                                   choices=vouch_choices)
 
 
 class HighRiskForm(FlaskForm):

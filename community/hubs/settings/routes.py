@@ -120,6 +120,9 @@ def settings_page(hub: Hub, membership):
                 attendee_count_display=form.attendee_count_display.data,
                 keep_checkin_records=form.keep_checkin_records.data,
                 noindex=form.noindex.data, allow_comments=form.allow_comments.data,
+                show_authors=form.show_authors.data,
+                vouches_required=form.vouches_required.data,
+                attendee_list_two_keys=form.attendee_list_two_keys.data,
             )
         except services.NotAllowed:
             abort(404)

@@ -76,7 +76,8 @@ TEXT_FIELDS = {
     "city_en": 100, "city_zh": 100, "join_question": 300,
 }
 SWITCH_FIELDS = ("timezone", "visibility", "join_policy", "rsvp_approval_default",
-                 "attendee_count_display", "keep_checkin_records", "noindex", "allow_comments")
+                 "attendee_count_display", "keep_checkin_records", "noindex", "allow_comments",
+                 "show_authors", "vouches_required", "attendee_list_two_keys")
 
 # What the high-risk preset sets (DESIGN §2 rule 1). Addresses for confirmed
 # attendees only follow from ``high_risk`` itself, in event_defaults_for.
@@ -87,9 +88,14 @@ HIGH_RISK_PRESET: dict[str, Any] = {
     "attendee_count_display": CountDisplay.HIDDEN,
     "keep_checkin_records": False,
     "noindex": True,
+    "show_authors": False,
+    "vouches_required": 1,
+    "attendee_list_two_keys": True,
 }
 # While the preset is on, each protection may only stay as safe or become safer:
-# invitation only is stricter than approval, so it may stay.
+# invitation only is stricter than approval, so it may stay. ``show_authors`` is
+# absent on purpose: the preset hides authors, and a hub may choose to name them
+# again (issue 16, post as the hub).
 HIGH_RISK_ALLOWED: dict[str, set] = {
     "visibility": {HubVisibility.UNLISTED},
     "join_policy": {JoinPolicy.APPROVAL, JoinPolicy.INVITE},
@@ -97,6 +103,8 @@ HIGH_RISK_ALLOWED: dict[str, set] = {
     "attendee_count_display": {CountDisplay.HIDDEN},
     "keep_checkin_records": {False},
     "noindex": {True},
+    "vouches_required": {1, 2, 3},
+    "attendee_list_two_keys": {True},
 }
 
 
@@ -117,6 +125,7 @@ def _shown(value: Any) -> str:
 def settings_of(hub: Hub) -> dict[str, Any]:
     """The hub's editable settings as form data (choices as their string values)."""
     values = {name: getattr(hub, name) for name in (*TEXT_FIELDS, *SWITCH_FIELDS)}
+    values["vouches_required"] = str(values["vouches_required"])  # a choice, like the others
     return {name: (value.value if hasattr(value, "value") else value)
             for name, value in values.items()}
 
@@ -133,6 +142,9 @@ def protections(hub: Hub) -> dict[str, bool]:
         "counts_hidden": hub.attendee_count_display is CountDisplay.HIDDEN,
         "no_checkin_records": not hub.keep_checkin_records,
         "noindex": hidden_from_search_engines(hub=hub),
+        "posts_as_hub": not hub.show_authors,
+        "vouched_admission": hub.vouches_required > 0,
+        "two_keys": hub.attendee_list_two_keys,
     }
 
 
@@ -155,6 +167,9 @@ def update_settings(
     keep_checkin_records: bool,
     noindex: bool,
     allow_comments: bool,
+    show_authors: bool = False,
+    vouches_required: int | str = 0,
+    attendee_list_two_keys: bool = False,
 ) -> list[str]:
     """Change the hub's settings and audit what changed; returns the changed names.
 
@@ -187,7 +202,14 @@ def update_settings(
     switches = {"timezone": timezone, **choices,
                 "rsvp_approval_default": bool(rsvp_approval_default),
                 "keep_checkin_records": bool(keep_checkin_records), "noindex": bool(noindex),
-                "allow_comments": bool(allow_comments)}
+                "allow_comments": bool(allow_comments), "show_authors": bool(show_authors),
+                "attendee_list_two_keys": bool(attendee_list_two_keys)}
+    try:
+        switches["vouches_required"] = int(vouches_required)
+    except (TypeError, ValueError):
+        switches["vouches_required"] = -1
+    if switches["vouches_required"] not in range(0, 4):
+        raise SettingsError(_("Choose one of the options in the list."), "vouches_required")
     if hub.high_risk:
         for name, allowed in HIGH_RISK_ALLOWED.items():
             if switches[name] not in allowed:
@@ -228,7 +250,7 @@ def set_high_risk(hub: Hub, actor: User, on: bool) -> bool:
     if on:
         for name, value in HIGH_RISK_PRESET.items():
             old = getattr(hub, name)
-            if old not in HIGH_RISK_ALLOWED[name]:
+            if old not in HIGH_RISK_ALLOWED.get(name, {value}):
                 setattr(hub, name, value)
                 details.append(f"{name}: {_shown(old)} -> {_shown(value)}")
     if hub.high_risk == on and not details:

@@ -10,6 +10,7 @@ from datetime import datetime
 from flask import Blueprint, render_template
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from sqlalchemy import false as sa_false
 from sqlalchemy import func, select
 
 from community import audit
@@ -24,11 +25,12 @@ from community.hubs.models import (
     MembershipStatus,
 )
 from community.pagination import Page, int_arg, paginate
+from community.permissions import travelling
 
 bp = Blueprint("transparency", __name__)
 
 PER_PAGE = 50
-ACTIONS = ("attendees.view", "attendees.export")
+ACTIONS = ("attendees.view", "attendees.export", "attendees.approve")
 
 ROLE_WORDS = {
     "lead": _l("Hub lead"),
@@ -78,6 +80,9 @@ def _roles_now(entries: list[tuple[AuditEntry, Hub | None]]) -> dict[tuple, str]
 
 def accesses(user: User, page: int = 1, per_page: int = PER_PAGE) -> Page:
     where = (AuditEntry.subject_user_id == user.id, AuditEntry.action.in_(ACTIONS))
+    if travelling(user):
+        # These name the member's hubs; travel mode shows none (issue 16).
+        where = (*where, sa_false())
     page = paginate(
         select(AuditEntry, Hub).outerjoin(Hub, AuditEntry.hub_id == Hub.id).where(*where)
         .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()),

@@ -1,0 +1,1 @@
+"""Door staff: members an organiser trusts to check tickets at one event, until it ends."""

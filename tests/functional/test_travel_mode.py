@@ -1,0 +1,243 @@
+"""Travel mode (issue 16 item 6; DESIGN §2 rule 11): one switch that makes a
+member's own screens look like a new account's, signs out every other device,
+stops the personal calendar and all email; turning it off needs the password
+and the second factor, and brings everything back. Organisers see only
+"paused" where their message could not go."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+import pyotp
+import pytest
+from sqlalchemy import select
+
+from community import feeds
+from community.database import utcnow
+from community.events.models import Audience
+from community.extensions import db
+from community.factories import (
+    make_chapter,
+    make_event,
+    make_hub,
+    make_membership,
+    make_rsvp,
+    make_user,
+)
+from community.hubs.models import HubVisibility, MemberRole
+from community.mail import queue_templated_email
+from community.outbox_models import OutboxEmail, OutboxStatus
+from community.updates.models import UpdateAudience
+from community.updates.services import UpdateContent, create_update
+from tests.conftest import csrf_token, login_as, outbox, run_fan_outs
+
+PASSWORD = "correct horse battery staple"
+SECRET = pyotp.random_base32()
+SECRETS = ("Quiet Harbour Hub", "Unlisted Safe Hub", "Lantern vigil", "Members tea")
+
+
+@pytest.fixture
+def world():
+    chapter = make_chapter("tv")
+    listed = make_hub(chapter, "quiet-harbour", name_en="Quiet Harbour Hub")
+    unlisted = make_hub(chapter, "unlisted-safe", name_en="Unlisted Safe Hub",
+                        visibility=HubVisibility.UNLISTED)
+    traveller = make_user("traveller@travel.example", display_name="Traveller",
+                          totp_secret=SECRET)
+    organiser = make_user("organiser@travel.example", display_name="Organiser",
+                          totp_secret=pyotp.random_base32())
+    stayer = make_user("stayer@travel.example", display_name="Stayer")
+    for hub in (listed, unlisted):
+        make_membership(traveller, hub)
+        make_membership(stayer, hub)
+    make_membership(organiser, listed, MemberRole.ORGANISER)
+    public = make_event(listed, title_en="Lantern vigil")
+    members_only = make_event(unlisted, title_en="Members tea", audience=Audience.MEMBERS)
+    for event in (public, members_only):
+        make_rsvp(event, traveller)
+    make_rsvp(public, stayer)
+    token = feeds.issue_calendar_token(traveller)
+    db.session.flush()
+    return {"listed": listed, "unlisted": unlisted, "traveller": traveller,
+            "organiser": organiser, "stayer": stayer, "public": public,
+            "members_only": members_only, "token": token}
+
+
+def signed_in(app, user):
+    return login_as(app.test_client(), user)
+
+
+def turn_on(client):
+    page = client.get("/account/travel")
+    response = client.post("/account/travel/on", data={"csrf_token": csrf_token(page)})
+    db.session.expire_all()
+    return response
+
+
+def turn_off(client, **data):
+    page = client.get("/account/travel")
+    response = client.post("/account/travel/off",
+                           data={"csrf_token": csrf_token(page), **data})
+    db.session.expire_all()
+    return response
+
+
+def masked(html: str, name: str) -> str:
+    html = re.sub(r'(value|nonce|content)="[^"]*"', "", html)
+    return html.replace(name, "NAME")
+
+
+def test_on_the_members_own_screens_look_like_a_new_account(app, world):
+    traveller = world["traveller"]
+    client, other_device = signed_in(app, traveller), signed_in(app, traveller)
+    before = client.get("/dashboard").get_data(as_text=True)
+    assert all(secret in before for secret in ("Quiet Harbour Hub", "Lantern vigil"))
+
+    response = turn_on(client)
+    assert response.status_code == 302 and response.headers["Location"] == "/dashboard"
+    assert traveller.travel_mode_since is not None
+    # Every other device is signed out.
+    assert other_device.get("/dashboard").headers["Location"].startswith("/sign-in")
+
+    assert "Travel mode is on." in client.get("/dashboard").get_data(as_text=True)
+    dashboard = client.get("/dashboard").get_data(as_text=True)
+    newcomer = make_user("newcomer@travel.example", display_name="Newcomer")
+    fresh = signed_in(app, newcomer).get("/dashboard").get_data(as_text=True)
+    assert masked(dashboard, "Traveller") == masked(fresh, "Newcomer")
+    assert "travel mode" not in dashboard.lower()
+
+    public, members_only = world["public"], world["members_only"]
+    assert client.get("/hubs/unlisted-safe").status_code == 404
+    assert client.get("/hubs/quiet-harbour/members").status_code == 404
+    assert client.get(f"/events/{members_only.public_id}").status_code == 404
+    event_page = client.get(f"/events/{public.public_id}").get_data(as_text=True)
+    assert "Your ticket" not in event_page and "Withdraw my answer" not in event_page
+    assert client.get(f"/events/{public.public_id}/ticket").status_code == 404
+    hub_page = client.get("/hubs/quiet-harbour").get_data(as_text=True)
+    assert "Leave" not in hub_page
+    access = client.get("/account/rsvp-access").get_data(as_text=True)
+    assert not any(secret in access for secret in SECRETS)
+
+    # The calendar: no link on the page, and the secret address stops serving.
+    calendar_page = client.get("/account/calendar").get_data(as_text=True)
+    fresh_calendar = signed_in(app, newcomer).get("/account/calendar").get_data(as_text=True)
+    assert masked(calendar_page, "x") == masked(fresh_calendar, "x")
+    assert app.test_client().get(f"/calendar/{world['token']}.ics").status_code == 404
+
+    # A data download holds no hub either.
+    page = client.get("/account/export")
+    data = json.loads(client.post("/account/export",
+                                  data={"csrf_token": csrf_token(page)}).get_data(as_text=True))
+    assert data["memberships"] == [] and data["rsvps"] == []
+    assert not any(secret in json.dumps(data) for secret in SECRETS)
+
+
+def test_organisers_still_see_the_traveller_and_only_paused_emails(app, world):
+    traveller = world["traveller"]
+    db.session.add(OutboxEmail(user_id=traveller.id, to_address=traveller.email,
+                               subject="Written before", body_text="x"))
+    db.session.flush()
+    turn_on(signed_in(app, traveller))
+    waiting = db.session.scalars(select(OutboxEmail).where(
+        OutboxEmail.user_id == traveller.id)).all()
+    assert [(e.status, e.last_error) for e in waiting] == [
+        (OutboxStatus.FAILED, "paused: travel mode")]
+
+    # A publication reaches the others, not the traveller.
+    content = UpdateContent(title_en="Picnic", title_zh="", body_en="Bring food.", body_zh="",
+                            audience=UpdateAudience.MEMBERS, pinned=False,
+                            allow_comments=False)
+    with app.test_request_context("/"):
+        create_update(world["organiser"], content, hub=world["listed"], publish=True)
+    run_fan_outs()
+    assert outbox(world["stayer"].email) and not outbox(traveller.email)[1:]
+    # Every other email is held back too, whoever writes it.
+    with app.test_request_context("/"):
+        assert queue_templated_email(to_address=traveller.email, locale="en",
+                                     template="test_message", user_id=traveller.id,
+                                     day=utcnow(), note="x") is None
+
+    organiser = signed_in(app, world["organiser"])
+    event = world["public"]
+    attendees = organiser.get(f"/events/{event.public_id}/attendees").get_data(as_text=True)
+    assert "Traveller" in attendees and "travel" not in attendees.replace("Traveller", "")
+    url = f"/events/{event.public_id}/attendees/message"
+    response = organiser.post(url, data={"csrf_token": csrf_token(organiser.get(url)),
+                                         "group": "going", "subject": "Hello",
+                                         "body": "See you there."}, follow_redirects=True)
+    text = response.get_data(as_text=True)
+    assert "on its way to 1 person" in text and "Email to 1 person is paused." in text
+    assert "Traveller" not in text.split("Email to 1 person is paused.")[0][-300:]
+    assert [e.subject for e in outbox(traveller.email)] == ["Written before"]
+
+
+def test_turning_off_needs_the_password_and_the_code_and_restores_everything(app, world):
+    traveller = world["traveller"]
+    client = signed_in(app, traveller)
+    turn_on(client)
+
+    assert turn_off(client, password="wrong password here", code="").status_code == 400
+    response = turn_off(client, password=PASSWORD, code="000000")
+    assert response.status_code == 400 and "That code did not work." in response.get_data(
+        as_text=True)
+    assert traveller.travel_mode_since is not None
+
+    response = turn_off(client, password=PASSWORD, code=pyotp.TOTP(SECRET).now())
+    assert response.status_code == 302
+    assert traveller.travel_mode_since is None
+    dashboard = client.get("/dashboard").get_data(as_text=True)
+    assert all(secret in dashboard for secret in ("Quiet Harbour Hub", "Unlisted Safe Hub",
+                                                   "Lantern vigil", "Members tea"))
+    assert client.get("/hubs/unlisted-safe").status_code == 200
+    assert app.test_client().get(f"/calendar/{world['token']}.ics").status_code == 200
+    with app.test_request_context("/"):
+        assert queue_templated_email(to_address=traveller.email, locale="en",
+                                     template="test_message", user_id=traveller.id,
+                                     day=utcnow(), note="x") is not None
+
+
+def test_without_two_factor_the_password_alone_turns_it_off(app, world):
+    stayer = world["stayer"]
+    client = signed_in(app, stayer)
+    turn_on(client)
+    assert turn_off(client, password=PASSWORD).status_code == 302
+    assert stayer.travel_mode_since is None
+
+
+# --- the routes, for every kind of person -----------------------------------------
+
+def test_every_travel_route_for_visitors_and_members(app, world):
+    routes = [("GET", "/travel"), ("GET", "/account/travel"), ("POST", "/account/travel/on"),
+              ("POST", "/account/travel/off")]
+    visitor = app.test_client()
+    token = csrf_token(visitor.get("/"))
+    for method, url in routes:
+        response = (visitor.get(url) if method == "GET"
+                    else visitor.post(url, data={"csrf_token": token}))
+        assert response.status_code == 302, url
+        assert response.headers["Location"].startswith("/sign-in"), url
+    # Signed in, anyone: the short address leads to the page; off while off does nothing.
+    for user in (world["stayer"], world["organiser"]):
+        client = signed_in(app, user)
+        assert client.get("/travel").headers["Location"] == "/account/travel"
+        assert client.get("/account/travel").status_code == 200
+        assert turn_off(client, password=PASSWORD).status_code == 302
+        assert user.travel_mode_since is None
+        assert turn_on(client).status_code == 302
+        assert user.travel_mode_since is not None
+        # A missing CSRF token is refused.
+        assert client.post("/account/travel/on").status_code == 400
+
+
+def test_travellers_are_no_organisers_on_their_own_screens(app, world):
+    organiser = world["organiser"]
+    client = signed_in(app, organiser)
+    event = world["public"]
+    assert client.get(f"/events/{event.public_id}/attendees").status_code == 200
+    turn_on(client)
+    for url in (f"/events/{event.public_id}/attendees", "/hubs/quiet-harbour/organise/members",
+                f"/events/{event.public_id}/checkin"):
+        assert client.get(url).status_code == 404, url
+    assert utcnow() - organiser.travel_mode_since < timedelta(minutes=1)
