@@ -113,7 +113,8 @@ def test_attendees_are_told_when_the_answers_go_in_their_language(app, world):
     client = app.test_client()
     page = text(client.get(f"/events/{event.public_id}"))
     # Ends 21:00 London time (BST) on 1 June; the default grace is 24 hours.
-    assert "Answers to this event are deleted on Tuesday, June 2, 2099" in page
+    # In British English by default, with the event's zone named (issue 15).
+    assert "Answers to this event are deleted on Tuesday, 2 June 2099, 21:00 BST" in page
     assert "Answers to this event are deleted" not in text(
         client.get(f"/events/{plain.public_id}"))
     page = text(client.get(f"/events/{event.public_id}",
