@@ -85,6 +85,7 @@ def listing():
         query=filters["q"], chapter_code=chapter, hub_slug=filters["hub"],
         date_from=date_from, date_to=_day_after(date_to),
         language=filters["language"], mode=filters["mode"], page=int_arg("page"),
+        after=request.args.get("after", "")[:32],
     )
     decide_indexing()
     return render_template("events/list.html", page=page, filters=filters, chapters=chapters,

@@ -19,7 +19,6 @@ from community.events.models import Event, EventStatus, Rsvp, RsvpStatus, Tier
 from community.extensions import db
 from community.hubs.models import CountDisplay, Invite, Membership, MembershipStatus
 from community.hubs.settings.services import claim_invite_use
-from community.pagination import count_of, paginate
 from community.permissions import HubAction, event_visible, hub_can, membership_of
 from community.transaction import atomic
 
@@ -327,22 +326,25 @@ def location_for(event: Event, viewer: Viewer, now: datetime | None = None) -> L
 
 def public_listing(*, query: str = "", chapter_code: str = "", hub_slug: str = "",
                    date_from=None, date_to=None, language: str = "", mode: str = "",
-                   page: int = 1, per_page: int = 20):
+                   page: int = 1, after: str = "", per_page: int = 20):
     """Upcoming public events of listed hubs with the list page's filters, soonest first.
 
-    Uses ix_events_listing (status, audience, starts_at); bad filter values
-    simply match nothing rather than failing.
+    Reads ix_events_listing (status, audience, start time…) from the first
+    upcoming event on: the count stops at COUNT_CAP and pages
+    past it go on by keyset after the event ``after`` (a public id), so page 500
+    costs what page 1 does. Bad filter values simply match nothing.
     """
-    from sqlalchemy import or_
+    from sqlalchemy import or_, tuple_
     from sqlalchemy.orm import contains_eager
 
-    from community.events.models import EventMode
+    from community.events.models import EventMode, upcoming_clause
     from community.hubs.models import Chapter, Hub
+    from community.pagination import paginate_capped
     from community.permissions import public_event_clause
 
     stmt = (
         select(Event).join(Event.hub).join(Hub.chapter)
-        .where(public_event_clause(), Event.ends_at >= (date_from or utcnow()))
+        .where(public_event_clause(), upcoming_clause(date_from or utcnow()))
     )
     if date_to is not None:
         stmt = stmt.where(Event.starts_at < date_to)
@@ -360,6 +362,15 @@ def public_listing(*, query: str = "", chapter_code: str = "", hub_slug: str = "
         pattern = f"%{escape_like(query.casefold())}%"
         stmt = stmt.where(or_(func.lower(Event.title_en).like(pattern, escape="\\"),
                               func.lower(Event.title_zh).like(pattern, escape="\\")))
-    return paginate(stmt.options(contains_eager(Event.hub).contains_eager(Hub.chapter))
-                    .order_by(Event.starts_at, Event.id),
-                    count=count_of(stmt), page=page, per_page=per_page)
+    anchor = None
+    if after and len(after) <= 32 and "\x00" not in after:
+        anchor = db.session.execute(
+            select(Event.starts_at, Event.id).where(Event.public_id == after)).first()
+    count = stmt.with_only_columns(Event.id)
+    if anchor is not None:
+        stmt = stmt.where(tuple_(Event.starts_at, Event.id) > tuple_(*anchor))
+    return paginate_capped(
+        stmt.options(contains_eager(Event.hub).contains_eager(Hub.chapter))
+        .order_by(Event.starts_at, Event.id),
+        count=count, page=page, per_page=per_page, keyed=anchor is not None,
+        cursor=lambda event: event.public_id)
