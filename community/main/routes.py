@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException, SecurityError
 from community.i18n import LANGUAGE_COOKIE, supported_locale
 from community.main import services
 from community.main.forms import LanguageForm
+from community.pagecache import cached_page
 from community.permissions import decide_indexing
 from community.security import is_safe_redirect
 
@@ -17,6 +18,7 @@ bp = Blueprint("main", __name__)
 
 
 @bp.get("/")
+@cached_page
 def home():
     decide_indexing()
     return render_template(

@@ -29,7 +29,9 @@ from tests.conftest import csrf_token, login_as
 def parse(response) -> Calendar:
     assert response.status_code == 200
     assert response.mimetype == "text/calendar"
-    assert response.headers["Cache-Control"] == "no-store"
+    # Kept by calendar apps, revalidated by ETag each time (issue 14).
+    assert response.headers["Cache-Control"] in ("no-cache", "private, no-cache")
+    assert response.headers["ETag"]
     return Calendar.from_ical(response.get_data())
 
 
