@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -74,3 +75,54 @@ def test_upcoming_lists_keep_events_running_now_within_the_window(client):
                ends_at=now - timedelta(hours=1))
     for url in ("/events?hub=window-hub", "/hubs/window-hub", "/chapters/kw"):
         assert titles(client.get(url).get_data(as_text=True)) == ["CAP-01"], url
+
+
+# --- the events page: headings, folded filters, a short list of zones --------------------
+
+def test_events_page_lists_first_with_filters_folded_and_headings_in_order(client):
+    chapter = make_chapter("kh", default_timezone="Europe/London")
+    hub = make_hub(chapter, "heading-hub")
+    for n in range(20):
+        make_event(hub, title_en=f"CAP-{n:02d}", title_zh="",
+                   starts_at=datetime(2099, 3, 1, tzinfo=UTC) + timedelta(hours=n))
+    response = client.get("/events")
+    html = response.get_data(as_text=True)
+    levels = [int(level) for level in re.findall(r"<h([1-6])\b", html)]
+    assert levels[0] == 1 and all(b - a <= 1 for a, b in pairwise(levels)), levels
+    # One folded control, closed, saying no filter is on; the list follows it.
+    assert html.count("<details") == 1
+    assert re.search(r'<details class="filters">\s*<summary>Filters: none', html)
+    assert html.index("</details>") < html.index("CAP-00")
+    # The zones that matter, not hundreds of them.
+    zone_select = re.search(r'<select id="tz" name="tz">(.*?)</select>', html, re.S).group(1)
+    assert zone_select.count("<option") < 12
+    assert 'value="Europe/London"' in zone_select and 'value="UTC"' in zone_select
+    assert "<datalist" not in html
+    assert len(response.get_data()) < 30 * 1024
+
+
+def test_the_summary_names_the_filters_that_are_on(client):
+    make_chapter("ks", name_en="Scotland Chapter")
+    html = client.get("/events?chapter=ks&language=yue&mode=online&tz=Asia/Tokyo") \
+        .get_data(as_text=True)
+    summary = re.search(r"<summary>(.*?)</summary>", html, re.S).group(1)
+    assert "Scotland Chapter" in summary and "Cantonese" in summary
+    assert "Online" in summary and "Asia/Tokyo" in summary
+    # A zone chosen outside the short list stays selected.
+    assert '<option value="Asia/Tokyo" selected>' in html
+
+
+def test_a_typed_zone_is_checked_and_becomes_the_lists_zone(client):
+    response = client.get("/events?chapter=&tz=&tz_other=asia/hong kong")
+    assert response.status_code == 302
+    assert "tz=Asia/Hong_Kong" in response.headers["Location"]
+    assert "tz_other" not in response.headers["Location"]
+    refused = client.get("/events?tz_other=Mars/Olympus_Mons")
+    assert refused.status_code == 400
+    html = refused.get_data(as_text=True)
+    assert "We do not know that time zone" in html
+    assert '<details class="filters" open>' in html
+    assert 'aria-invalid="true"' in html and 'value="Mars/Olympus_Mons"' in html
+    chinese = client.get("/events?tz_other=Mars", headers={"Accept-Language": "zh-HK"})
+    assert chinese.status_code == 400
+    assert "We do not know" not in chinese.get_data(as_text=True)
