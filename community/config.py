@@ -89,6 +89,7 @@ DEFAULTS = {
     "CACHE_THRESHOLD": 500,
     "CACHE_KEY_PREFIX": "harbour:",
     "PAGE_CACHE_SECONDS": 30,
+    "FEED_CACHE_SECONDS": 300,
     # The job queue (community/jobs.py): SQLite in the instance folder unless
     # HUEY_REDIS_URL is set; HUEY_STORAGE "memory" and HUEY_IMMEDIATE for tests.
     "HUEY_STORAGE": None,

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, union_all
 from sqlalchemy.orm import contains_eager, joinedload
 
 from community import calendars
@@ -106,6 +106,19 @@ def calendar_events(*, hub: Hub | None = None, chapter: Chapter | None = None,
     now = now or utcnow()
     window = ((Event.starts_at >= now - timedelta(days=CALENDAR_DAYS_BACK))
               & (Event.starts_at < now + timedelta(days=CALENDAR_DAYS_AHEAD)))
+    if hub is None:
+        # Across hubs, the first ``limit`` of each status in start order, each read
+        # from ix_events_listing in order, then merged: a plain "status IN (...)"
+        # would sort every event of the window.
+        firsts = []
+        for status in (EventStatus.PUBLISHED, EventStatus.CANCELLED):
+            first = (select(Event.id).join(Event.hub)
+                     .where(public_event_clause([status]), window)
+                     .order_by(Event.starts_at, Event.id).limit(limit))
+            if chapter is not None:
+                first = first.where(Hub.chapter_id == chapter.id)
+            firsts.append(select(first.subquery().c.id))
+        window = window & Event.id.in_(union_all(*firsts))
     return _public_events(hub=hub, chapter=chapter,
                           statuses=[EventStatus.PUBLISHED, EventStatus.CANCELLED],
                           window=window, order=[Event.starts_at, Event.id], limit=limit)

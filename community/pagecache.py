@@ -22,8 +22,10 @@ and the full path with its query, hashed. The **content stamp** is the newest
 look-ups: a published, edited or cancelled event (or
 update, or hub change) changes it, so every worker stops using older pages at
 once, with SimpleCache as with Redis. What the stamp does not see (RSVP counts,
-a new member, a renamed chapter, a place whose reveal time has passed) shows
-after at most ``PAGE_CACHE_SECONDS`` (30 s by default): entries expire then.
+a new member, a renamed chapter) shows after at most ``PAGE_CACHE_SECONDS`` (30 s
+by default): entries expire then. Calendars and feeds, which take longest to
+build and show no counts, live ``FEED_CACHE_SECONDS`` (5 minutes): a place whose
+reveal time has passed may appear in them up to that much later, never earlier.
 
 Calendars and Atom feeds (``cached_feed``) are kept the same way, are sent with
 ``ETag`` and ``Last-Modified`` and answer ``304 Not Modified`` to a conditional
@@ -125,8 +127,9 @@ def _key(kind: str) -> str:
     return "page:" + hashlib.sha256(parts.encode()).hexdigest()
 
 
-def _timeout() -> int:
-    return int(current_app.config.get("PAGE_CACHE_SECONDS", 30))
+def _timeout(feed: bool = False) -> int:
+    name = "FEED_CACHE_SECONDS" if feed else "PAGE_CACHE_SECONDS"
+    return int(current_app.config.get(name, 300 if feed else 30))
 
 
 def _csrf_token() -> str:
@@ -200,7 +203,7 @@ def cached_feed(view):
                      # When this body was made: what the stamp misses (a reveal time
                      # passing) must not be answered 304 by date.
                      "modified": datetime.now(UTC)}
-            cache.set(key, entry, timeout=_timeout())
+            cache.set(key, entry, timeout=_timeout(feed=True))
         response = make_response(entry["body"], 200)
         for name, value in entry["headers"]:
             response.headers[name] = value

@@ -59,10 +59,11 @@ class Event(Base):
         sa.CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_non_negative"),
         sa.CheckConstraint("max_guests >= 0", name="max_guests_non_negative"),
         # Site-wide and chapter listings: upcoming events by start time (issue 14: the
-        # id breaks ties in the same order; ends_at and hub_id ride along so skipping
-        # ended events and counting the first 1,000 need no table reads).
+        # id breaks ties in the same order; ends_at, hub_id, mode and languages ride
+        # along so skipping ended events, filtering and counting the first 1,000 read
+        # the index only).
         sa.Index("ix_events_listing", "status", "audience", "starts_at", "id", "ends_at",
-                 "hub_id"),
+                 "hub_id", "mode", "languages"),
         # A hub's upcoming events.
         sa.Index("ix_events_hub_listing", "hub_id", "status", "starts_at"),
         # A hub's public events by start time, cancelled ones too (hub calendars).

@@ -22,7 +22,8 @@ def upgrade():
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.drop_index('ix_events_listing')
         batch_op.create_index('ix_events_listing',
-                              ['status', 'audience', 'starts_at', 'id', 'ends_at', 'hub_id'],
+                              ['status', 'audience', 'starts_at', 'id', 'ends_at', 'hub_id',
+                               'mode', 'languages'],
                               unique=False)
         batch_op.create_index('ix_events_hub_calendar',
                               ['hub_id', 'audience', 'starts_at', 'id', 'status'], unique=False)

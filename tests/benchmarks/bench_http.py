@@ -257,8 +257,10 @@ def bench(kind: str, duration: int, runs: int, only: str | None) -> None:
             if only and only not in label and only not in path:
                 continue
             url = f"http://127.0.0.1:{HARBOUR_PORT}{path}"
-            status, size = fetch(url)
-            fetch(base_page)
+            # A first request on each worker of each server.
+            for _ in range(4):
+                status, size = fetch(url)
+                fetch(base_page)
             ours, theirs = [], []
             for _ in range(runs):
                 theirs.append(wrk(base_page, duration))
