@@ -191,3 +191,16 @@ def test_a_personal_calendar_is_never_served_to_another_token(app, page_cache, h
     with app.app_context():
         kept = cache.cache._cache if hasattr(cache.cache, "_cache") else {}
     assert not any(b"ONLY" in repr(value).encode() for value in kept.values())
+
+
+def test_cached_pages_and_feeds_keep_the_hubs_robots_answer(app, page_cache):
+    hidden = make_hub(make_chapter("pr"), "robots-hub", noindex=True)
+    make_event(hidden, title_en="ROBOTS-EVENT")
+    shown = make_hub(make_chapter("ps"), "shown-hub")
+    for url in ("/hubs/robots-hub", "/hubs/robots-hub/events.ics", "/hubs/robots-hub/events.atom"):
+        for _ in range(2):  # built, then from the cache
+            response = app.test_client().get(url)
+            assert response.headers.get("X-Robots-Tag") == "noindex, nofollow", url
+    for url in (f"/hubs/{shown.slug}", f"/hubs/{shown.slug}/events.ics"):
+        for _ in range(2):
+            assert "X-Robots-Tag" not in app.test_client().get(url).headers, url
