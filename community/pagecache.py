@@ -70,9 +70,9 @@ def anonymous_request() -> bool:
 
 
 _stamp_query = None
-# (time.monotonic() when read, the stamp): each worker reads the stamp at most
-# every STAMP_SECONDS, and at once after it wrote public content itself.
-_stamp_memo: tuple[float, datetime | None] | None = None
+# (time.monotonic() when read, the stamp, its database): each worker reads the stamp
+# at most every PAGE_CACHE_STAMP_SECONDS, and at once after it wrote public content.
+_stamp_memo: tuple[float, datetime | None, str] | None = None
 
 
 def content_stamp() -> datetime | None:
@@ -80,7 +80,8 @@ def content_stamp() -> datetime | None:
     global _stamp_query, _stamp_memo
     memo = _stamp_memo
     seconds = current_app.config.get("PAGE_CACHE_STAMP_SECONDS", 2)
-    if memo is not None and time.monotonic() - memo[0] < seconds:
+    database = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    if memo is not None and memo[2] == database and time.monotonic() - memo[0] < seconds:
         return memo[1]
     if _stamp_query is None:
         from community.events.models import Event
@@ -95,7 +96,7 @@ def content_stamp() -> datetime | None:
     row = db.session.execute(_stamp_query).one()
     stamps = [_aware(value) for value in row if value is not None]
     stamp = max(stamps) if stamps else None
-    _stamp_memo = (time.monotonic(), stamp)
+    _stamp_memo = (time.monotonic(), stamp, database)
     return stamp
 
 
