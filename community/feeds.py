@@ -26,7 +26,7 @@ from community import calendars
 from community.auth.models import User
 from community.database import utcnow
 from community.events import services as event_services
-from community.events.models import Event, EventStatus, Rsvp, RsvpStatus, upcoming_clause
+from community.events.models import Event, EventStatus, Rsvp, RsvpStatus
 from community.extensions import db
 from community.hubs.models import Chapter, Hub
 from community.i18n import format_event_time, html_lang, localized, rsvp_status_label
@@ -94,7 +94,9 @@ def announced_events(*, hub: Hub | None = None, chapter: Chapter | None = None,
     """Upcoming published public events of listed hubs, most recently announced first
     (ix_events_announced: every published event has its published_at)."""
     return _public_events(hub=hub, chapter=chapter, statuses=[EventStatus.PUBLISHED],
-                          window=upcoming_clause(now or utcnow()),
+                          # Not ended; no bound on the start, which would tempt
+                          # SQLite to range over start times and sort them all.
+                          window=Event.ends_at >= (now or utcnow()),
                           order=[Event.published_at.desc(), Event.id.desc()], limit=limit)
 
 

@@ -155,3 +155,16 @@ def test_upcoming_listing_seeks_the_listing_index(big_app):
             assert re.search(r"SEARCH \w+ USING (COVERING )?INDEX ix_events_listing \(status=\? "
                              r"AND audience=\? AND starts_at>\?\)", plan), plan
             assert "TEMP B-TREE" not in plan
+
+
+@pytest.mark.parametrize("path", ["/events.atom", "/chapters/uk/events.atom",
+                                  "/hubs/london/events.atom"])
+def test_event_feeds_read_the_announced_index_newest_first(big_app, path):
+    """Not every upcoming event sorted by announcement: the newest announced first."""
+    statements = statements_of(big_app, path)
+    feed = [s for s in statements if "ORDER BY events.published_at DESC" in s[0]]
+    assert feed
+    plan = plan_of(big_app, *feed[0])
+    print("\nplan:", plan)
+    assert "ix_events_announced" in plan
+    assert "TEMP B-TREE" not in plan and " Sort " not in plan
