@@ -145,7 +145,11 @@ LISTED_AFTER_START = timedelta(days=31)
 
 def upcoming_clause(now: datetime):
     """SQL: the event has not ended at ``now`` and began at most LISTED_AFTER_START before."""
-    return (Event.ends_at >= now) & (Event.starts_at >= now - LISTED_AFTER_START)
+    try:
+        earliest = now - LISTED_AFTER_START
+    except OverflowError:  # a "from" date in year 1
+        earliest = datetime.min.replace(tzinfo=now.tzinfo)
+    return (Event.ends_at >= now) & (Event.starts_at >= earliest)
 
 
 class Rsvp(Base):
