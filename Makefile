@@ -10,7 +10,7 @@ DEV_ENV := FLASK_HARBOUR_ENV=development FLASK_SESSION_COOKIE_SECURE=false \
 	FLASK_SESSION_COOKIE_NAME=harbour_session FLASK_REMEMBER_COOKIE_SECURE=false \
 	FLASK_REMEMBER_COOKIE_NAME=harbour_remember
 
-.PHONY: run test test-anytime setup dev-setup translations compile-translations lint bench clean
+.PHONY: run test test-anytime setup dev-setup translations compile-translations lint bench bench-http clean
 
 # `make run` installs what running needs; `make test` adds the dev tools.
 $(STAMP): setup.cfg pyproject.toml setup.py
@@ -77,5 +77,13 @@ test-anytime: dev-setup
 bench: dev-setup
 	$(BIN)/pytest -m benchmark tests/benchmarks -s -q
 
+# Public pages under load (wrk) as a share of ../shared/perf-baseline's bare page, on
+# SQLite and, when TEST_DATABASE_URL is set, PostgreSQL. Not a test: CI does not run it.
+# The scale data set is built once into .bench/ (and the database harbour_bench).
+# BENCH_ARGS="--duration 5 --runs 1 --only /events" for a quicker look.
+bench-http: setup
+	@command -v wrk >/dev/null || { echo "bench-http needs wrk (apt-get install wrk)"; exit 1; }
+	$(BIN)/python -m tests.benchmarks.bench_http $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .bench

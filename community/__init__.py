@@ -148,7 +148,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def register_extensions(app: Flask) -> None:
     from community import i18n, models  # noqa: F401  (registers every table)
-    from community.extensions import babel, csrf, db, limiter, login_manager, migrate
+    from community.extensions import babel, cache, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
@@ -157,6 +157,13 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     login_manager.init_app(app)
     i18n.init_app(app)
+    cache.init_app(app)
+    from sqlalchemy.orm import Session
+
+    from community import pagecache
+
+    if not sa.event.contains(Session, "before_flush", pagecache.forget_stamp):
+        sa.event.listen(Session, "before_flush", pagecache.forget_stamp)
 
     with app.app_context():
         engine = db.engine

@@ -196,12 +196,14 @@ def seed_scale(events: int, rsvps: int, people: int, *, progress=None, seed: int
         for _ in range(start, min(events, start + batch)):
             hub_id, zone = rng.choice(hubs)
             begins = now + timedelta(hours=rng.randint(-24 * 365, 24 * 365))
+            status = rng.choice(["published"] * 8 + ["draft", "cancelled"])
             rows.append({
                 "public_id": new_public_id(), "hub_id": hub_id, "timezone": zone,
                 "title_en": f"Community event {rng.randint(1, 10**6)}",
                 "title_zh": f"社區活動 {rng.randint(1, 10**6)}",
                 "starts_at": begins, "ends_at": begins + timedelta(hours=2),
-                "status": rng.choice(["published"] * 8 + ["draft", "cancelled"]),
+                "status": status,
+                "published_at": None if status == "draft" else begins - timedelta(days=30),
                 "audience": rng.choice(["public"] * 3 + ["members"]),
                 "languages": rng.choice(["yue en", "en", "cmn", "yue"]),
                 "mode": rng.choice(["in_person", "online", "hybrid"]),

@@ -81,6 +81,15 @@ DEFAULTS = {
     "MAIL_USERNAME": "",
     "MAIL_PASSWORD": "",
     "PAGE_SIZE": 20,
+    # Cached public pages for visitors (community/pagecache.py, issue 14): a memory
+    # cache in each worker here; in production point it at Redis with
+    # CACHE_TYPE "RedisCache" and CACHE_REDIS_URL. Entries live PAGE_CACHE_SECONDS
+    # at most; a change to an event, update or hub retires them at once.
+    "CACHE_TYPE": "SimpleCache",
+    "CACHE_THRESHOLD": 500,
+    "CACHE_KEY_PREFIX": "harbour:",
+    "PAGE_CACHE_SECONDS": 30,
+    "FEED_CACHE_SECONDS": 300,
     # The job queue (community/jobs.py): SQLite in the instance folder unless
     # HUEY_REDIS_URL is set; HUEY_STORAGE "memory" and HUEY_IMMEDIATE for tests.
     "HUEY_STORAGE": None,

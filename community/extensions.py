@@ -1,6 +1,7 @@
 """Extensions are created unbound here and bound in create_app()."""
 
 from flask_babel import Babel
+from flask_caching import Cache
 from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -15,4 +16,6 @@ migrate = Migrate(render_as_batch=True, compare_type=True, render_item=render_mi
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
+# Cached public pages, calendars and feeds (community/pagecache.py).
+cache = Cache()
 limiter = Limiter(key_func=rate_limit_key, default_limits=[], headers_enabled=False)

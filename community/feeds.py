@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import or_, select, union_all
+from sqlalchemy.orm import contains_eager, joinedload
 
 from community import calendars
 from community.auth.models import User
@@ -39,6 +39,11 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 FEED_LIMIT = 50
 CALENDAR_LIMIT = 500
+# Hub and chapter calendars hold the events that start from 30 days ago to a year
+# ahead (README "Calendars and feeds"): recent history stays in subscribers'
+# calendars, and the file no longer grows with every event a hub ever had.
+CALENDAR_DAYS_BACK = 30
+CALENDAR_DAYS_AHEAD = 365
 # The year in every tag: URI (RFC 4151); it names when we minted them, so it never changes.
 TAG_DATE = "2025"
 # Characters XML 1.0 cannot carry, even escaped.
@@ -73,10 +78,10 @@ def public_updates(*, hub: Hub | None = None, chapter: Chapter | None = None,
         stmt.order_by(Update.published_at.desc(), Update.id.desc()).limit(limit)))
 
 
-def _public_events(*, hub: Hub | None, chapter: Chapter | None, statuses, order, limit: int,
-                   now: datetime | None = None) -> list[Event]:
-    stmt = (select(Event).join(Event.hub).options(joinedload(Event.hub))
-            .where(public_event_clause(statuses), Event.ends_at >= (now or utcnow())))
+def _public_events(*, hub: Hub | None, chapter: Chapter | None, statuses, window, order,
+                   limit: int) -> list[Event]:
+    stmt = (select(Event).join(Event.hub).options(contains_eager(Event.hub))
+            .where(public_event_clause(statuses), window))
     if hub is not None:
         stmt = stmt.where(Event.hub_id == hub.id)
     if chapter is not None:
@@ -85,20 +90,40 @@ def _public_events(*, hub: Hub | None, chapter: Chapter | None, statuses, order,
 
 
 def announced_events(*, hub: Hub | None = None, chapter: Chapter | None = None,
-                     limit: int = FEED_LIMIT) -> list[Event]:
-    """Upcoming published public events of listed hubs, most recently announced first."""
-    announced = func.coalesce(Event.published_at, Event.created_at)
+                     limit: int = FEED_LIMIT, now: datetime | None = None) -> list[Event]:
+    """Upcoming published public events of listed hubs, most recently announced first
+    (ix_events_announced: every published event has its published_at)."""
     return _public_events(hub=hub, chapter=chapter, statuses=[EventStatus.PUBLISHED],
-                          order=[announced.desc(), Event.id.desc()], limit=limit)
+                          # Not ended; no bound on the start, which would tempt
+                          # SQLite to range over start times and sort them all.
+                          window=Event.ends_at >= (now or utcnow()),
+                          order=[Event.published_at.desc(), Event.id.desc()], limit=limit)
 
 
 def calendar_events(*, hub: Hub | None = None, chapter: Chapter | None = None,
-                    limit: int = CALENDAR_LIMIT) -> list[Event]:
-    """Upcoming public events of listed hubs, soonest first; cancelled ones stay so
-    subscribed calendars learn of the cancellation."""
+                    limit: int = CALENDAR_LIMIT, now: datetime | None = None) -> list[Event]:
+    """Public events of listed hubs starting from CALENDAR_DAYS_BACK days ago to
+    CALENDAR_DAYS_AHEAD days ahead, soonest first; cancelled ones stay so subscribed
+    calendars learn of the cancellation."""
+    now = now or utcnow()
+    window = ((Event.starts_at >= now - timedelta(days=CALENDAR_DAYS_BACK))
+              & (Event.starts_at < now + timedelta(days=CALENDAR_DAYS_AHEAD)))
+    if hub is None:
+        # Across hubs, the first ``limit`` of each status in start order, each read
+        # from ix_events_listing in order, then merged: a plain "status IN (...)"
+        # would sort every event of the window.
+        firsts = []
+        for status in (EventStatus.PUBLISHED, EventStatus.CANCELLED):
+            first = (select(Event.id).join(Event.hub)
+                     .where(public_event_clause([status]), window)
+                     .order_by(Event.starts_at, Event.id).limit(limit))
+            if chapter is not None:
+                first = first.where(Hub.chapter_id == chapter.id)
+            firsts.append(select(first.subquery().c.id))
+        window = window & Event.id.in_(union_all(*firsts))
     return _public_events(hub=hub, chapter=chapter,
                           statuses=[EventStatus.PUBLISHED, EventStatus.CANCELLED],
-                          order=[Event.starts_at, Event.id], limit=limit)
+                          window=window, order=[Event.starts_at, Event.id], limit=limit)
 
 
 # --- Atom ------------------------------------------------------------------------------
@@ -257,7 +282,7 @@ def public_calendar(*, hub: Hub | None = None, chapter: Chapter | None = None,
     visitor may see it now: public tier and no reveal time still to come (R3)."""
     name = localized(hub or chapter, "name").text
     calendar = calendars.new_calendar(_("Events from %(name)s", name=name))
-    for event in calendar_events(hub=hub, chapter=chapter):
+    for event in calendar_events(hub=hub, chapter=chapter, now=now):
         place = event_services.location_for(event, _ANONYMOUS, now)
         calendars.add_event(calendar, event, location=place.calendar_text,
                             online_url=place.online_url or None)

@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from community import feeds
 from community.auth.decorators import login_required
 from community.hubs.services import chapter_by_code
+from community.pagecache import cached_feed, conditional
 from community.security import absolute_url
 
 bp = Blueprint("feeds", __name__)
@@ -54,32 +55,38 @@ def _chapter_or_404(code: str):
 # --- Atom -------------------------------------------------------------------------------
 
 @bp.get("/updates.atom")
+@cached_feed
 def site_updates():
     return _send(feeds.render_atom(feeds.updates_feed()), ATOM_TYPE)
 
 
 @bp.get("/events.atom")
+@cached_feed
 def site_events():
     return _send(feeds.render_atom(feeds.events_feed()), ATOM_TYPE)
 
 
 @bp.get("/hubs/<slug>/updates.atom")
+@cached_feed
 def hub_updates(slug: str):
     return _send(feeds.render_atom(feeds.updates_feed(hub=_hub_or_404(slug))), ATOM_TYPE)
 
 
 @bp.get("/hubs/<slug>/events.atom")
+@cached_feed
 def hub_events(slug: str):
     return _send(feeds.render_atom(feeds.events_feed(hub=_hub_or_404(slug))), ATOM_TYPE)
 
 
 @bp.get("/chapters/<code>/updates.atom")
+@cached_feed
 def chapter_updates(code: str):
     return _send(feeds.render_atom(feeds.updates_feed(chapter=_chapter_or_404(code))),
                  ATOM_TYPE)
 
 
 @bp.get("/chapters/<code>/events.atom")
+@cached_feed
 def chapter_events(code: str):
     return _send(feeds.render_atom(feeds.events_feed(chapter=_chapter_or_404(code))),
                  ATOM_TYPE)
@@ -88,12 +95,14 @@ def chapter_events(code: str):
 # --- subscribable calendars ---------------------------------------------------------------
 
 @bp.get("/hubs/<slug>/events.ics")
+@cached_feed
 def hub_calendar(slug: str):
     hub = _hub_or_404(slug)
     return _send(feeds.public_calendar(hub=hub), CALENDAR_TYPE, f"{hub.slug}.ics")
 
 
 @bp.get("/chapters/<code>/events.ics")
+@cached_feed
 def chapter_calendar(code: str):
     chapter = _chapter_or_404(code)
     return _send(feeds.public_calendar(chapter=chapter), CALENDAR_TYPE, f"{chapter.code}.ics")
@@ -107,7 +116,9 @@ def personal_calendar(token: str):
     # Travel mode stops the personal calendar serving, as if the link were off.
     if user is None or user.travel_mode_since is not None:
         abort(404)
-    return _send(feeds.personal_calendar(user), CALENDAR_TYPE, "harbour.ics")
+    # Never kept in the cache (the URL holds a secret): an ETag, so an unchanged
+    # calendar is answered 304 Not Modified.
+    return conditional(_send(feeds.personal_calendar(user), CALENDAR_TYPE, "harbour.ics"))
 
 
 def _settings_page(calendar_url: str | None = None, status: int = 200):

@@ -17,6 +17,10 @@ from sqlalchemy import Select, func, select
 from community.extensions import db
 
 PAGE_ARG_LIMIT = 1_000_000
+# Long public lists count no further than this ("more than 1,000 events"): the count
+# then costs the same however many rows there are; past the last numbered page a
+# "later" link carries on by keyset (paginate_capped).
+COUNT_CAP = 1000
 
 
 def int_arg(name: str, default: int = 1) -> int:
@@ -38,6 +42,10 @@ class Page:
     number: int
     pages: int
     total: int
+    # paginate_capped: ``total`` stopped at the cap (there are more), and the cursor
+    # for the page of later items when there is one past the numbered pages.
+    capped: bool = False
+    later: str | None = None
 
     @property
     def has_previous(self) -> bool:
@@ -73,3 +81,37 @@ def paginate(stmt: Select, *, count: Select, page: int, per_page: int,
     items = (db.session.execute(window).all() if rows
              else list(db.session.scalars(window)))
     return Page(items, number, pages, total)
+
+
+def paginate_capped(stmt: Select, *, count: Select, page: int, per_page: int,
+                    cursor: Callable | None = None, keyed: bool = False,
+                    cap: int | None = None) -> Page:
+    """Like ``paginate``, for long public lists: ``count`` (a statement of one
+    column selecting the rows, unordered) is counted only up to ``cap``, and the
+    numbered pages stop there.
+
+    ``cursor(item)`` makes the keyset cursor of an item: the last page of the
+    numbered ones, and a keyed page (``keyed``: ``stmt`` already starts after a
+    cursor, so it shows its first ``per_page`` items), offer ``later``, the cursor
+    to pass on, when more items follow. Every statement reads at most about
+    ``cap + per_page`` index entries, on page 1 as on page 500.
+    """
+    cap = cap or COUNT_CAP
+    if keyed:
+        rows = list(db.session.scalars(stmt.limit(per_page + 1)))
+        later = cursor(rows[per_page - 1]) if cursor and len(rows) > per_page else None
+        return Page(rows[:per_page], 0, 0, cap, capped=True, later=later)
+    total = db.session.scalar(
+        select(func.count()).select_from(count.limit(cap + 1).subquery())) or 0
+    capped = total > cap
+    total = min(total, cap)
+    pages = max(1, -(-total // per_page))
+    number = min(max(1, page), pages)
+    last = number == pages and capped
+    window = stmt.offset((number - 1) * per_page).limit(per_page + (1 if last else 0))
+    items = list(db.session.scalars(window))
+    later = None
+    if last and len(items) > per_page and cursor:
+        items = items[:per_page]
+        later = cursor(items[-1])
+    return Page(items[:per_page], number, pages, total, capped=capped, later=later)

@@ -38,7 +38,10 @@ def apply_security_headers(response):
         response.headers["Cache-Control"] = "public, max-age=3600"
     else:
         # Pages may be personalised by the session or the language cookie (R25).
-        response.headers["Cache-Control"] = "no-store"
+        # Public calendars and feeds (pagecache) may be kept if revalidated by ETag.
+        if not (response.headers.get("ETag")
+                and response.headers.get("Cache-Control") in ("no-cache", "private, no-cache")):
+            response.headers["Cache-Control"] = "no-store"
         response.vary.add("Cookie")
         response.vary.add("Accept-Language")
     return response

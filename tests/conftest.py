@@ -45,6 +45,10 @@ def base_config(database_url: str) -> dict:
         "MAIL_BACKEND": "outbox-only",
         # Tasks wait in memory until a test runs them (run_jobs).
         "HUEY_STORAGE": "memory",
+        # Pages are built anew for every request (statement counts); tests of the page
+        # cache turn it on (tests/functional/test_page_cache.py).
+        "CACHE_TYPE": "NullCache",
+        "CACHE_NO_NULL_WARNING": True,
     }
 
 

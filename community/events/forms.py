@@ -2,10 +2,11 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, TextAreaField
+from wtforms import Form, IntegerField, StringField, TextAreaField
 from wtforms.validators import Length, NumberRange, Optional
 
 from community.auth.forms import strip
+from community.validators import at_most, known_timezone
 
 
 class RsvpForm(FlaskForm):
@@ -22,3 +23,11 @@ class RsvpForm(FlaskForm):
 
 class WithdrawForm(FlaskForm):
     pass
+
+
+class ZoneFilterForm(Form):
+    """The events list's typed time zone (a GET filter: no CSRF). The list offers the
+    chapters' zones; any other IANA zone can be typed here."""
+
+    tz_other = StringField(_l("Or type another time zone"), filters=[strip],
+                           validators=[Optional(), at_most(64), known_timezone])

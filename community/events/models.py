@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -59,10 +59,20 @@ class Event(Base):
         sa.CheckConstraint("ends_at >= starts_at", name="ends_after_start"),
         sa.CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_non_negative"),
         sa.CheckConstraint("max_guests >= 0", name="max_guests_non_negative"),
-        # Site-wide and chapter listings: upcoming published events by start time.
-        sa.Index("ix_events_listing", "status", "audience", "starts_at"),
+        # Site-wide and chapter listings: upcoming events by start time (issue 14: the
+        # id breaks ties in the same order; ends_at, hub_id, mode and languages ride
+        # along so skipping ended events, filtering and counting the first 1,000 read
+        # the index only).
+        sa.Index("ix_events_listing", "status", "audience", "starts_at", "id", "ends_at",
+                 "hub_id", "mode", "languages"),
         # A hub's upcoming events.
         sa.Index("ix_events_hub_listing", "hub_id", "status", "starts_at"),
+        # A hub's public events by start time, cancelled ones too (hub calendars).
+        sa.Index("ix_events_hub_calendar", "hub_id", "audience", "starts_at", "id", "status"),
+        # Public events, most recently announced first (Atom feeds).
+        sa.Index("ix_events_announced", "status", "audience", "published_at", "id"),
+        # The newest change to any event: the stamp cached public pages are keyed on.
+        sa.Index("ix_events_updated_at", "updated_at"),
     )
 
     id: Mapped[intpk]
@@ -135,6 +145,23 @@ class Event(Base):
     @property
     def language_tags(self) -> list[str]:
         return self.languages.split()
+
+
+# Upcoming lists show events that have not ended and began at most this long ago.
+# The bound lets the listing indexes (by start time) seek straight to the first
+# upcoming event instead of reading past every event that has ever ended; an
+# event running for longer than this leaves the lists (its page, the calendars
+# and members' own lists keep it).
+LISTED_AFTER_START = timedelta(days=31)
+
+
+def upcoming_clause(now: datetime):
+    """SQL: the event has not ended at ``now`` and began at most LISTED_AFTER_START before."""
+    try:
+        earliest = now - LISTED_AFTER_START
+    except OverflowError:  # a "from" date in year 1
+        earliest = datetime.min.replace(tzinfo=now.tzinfo)
+    return (Event.ends_at >= now) & (Event.starts_at >= earliest)
 
 
 class Rsvp(Base):

@@ -19,9 +19,10 @@ from community import calendars
 from community.auth.decorators import login_required, verified_required
 from community.errors import show_on_form
 from community.events import services
-from community.events.forms import RsvpForm, WithdrawForm
+from community.events.forms import RsvpForm, WithdrawForm, ZoneFilterForm
 from community.events.models import RsvpStatus
-from community.i18n import localized, timezone_names, valid_timezone
+from community.i18n import localized, valid_timezone
+from community.pagecache import cached_page
 from community.pagination import int_arg
 from community.permissions import decide_indexing
 
@@ -62,6 +63,7 @@ def _day_after(day):
 
 
 @bp.get("/events")
+@cached_page
 def listing():
     from community.hubs import services as hub_services
 
@@ -69,6 +71,13 @@ def listing():
     chapter = request.args.get("chapter", "")
     if chapter not in {c.code for c in chapters}:
         chapter = ""
+    zone_form = ZoneFilterForm(request.args)
+    if zone_form.tz_other.data and zone_form.validate():
+        # A typed zone becomes the list's own ?tz= (the one every page reads).
+        args = request.args.to_dict()
+        args.pop("tz_other")
+        args["tz"] = zone_form.tz_other.data
+        return redirect(url_for("events.listing", **args))
     date_from, date_to = _date_arg("from"), _date_arg("to")
     filters = {
         "q": request.args.get("q", "")[:100],
@@ -85,12 +94,51 @@ def listing():
         query=filters["q"], chapter_code=chapter, hub_slug=filters["hub"],
         date_from=date_from, date_to=_day_after(date_to),
         language=filters["language"], mode=filters["mode"], page=int_arg("page"),
+        after=request.args.get("after", "")[:32],
     )
     decide_indexing()
+    modes = mode_labels()
     return render_template("events/list.html", page=page, filters=filters, chapters=chapters,
-                           languages=LANGUAGE_FILTERS, modes=MODES,
+                           languages=LANGUAGE_FILTERS, mode_labels=modes,
                            query_args={k: v for k, v in filters.items() if v},
-                           timezones=timezone_names())
+                           active_filters=active_filters(filters, chapters, modes),
+                           timezones=short_timezones(chapters, filters["tz"]),
+                           zone_form=zone_form), 400 if zone_form.errors else 200
+
+
+def mode_labels() -> dict[str, str]:
+    return {"in_person": _("In person"), "online": _("Online"),
+            "hybrid": _("In person and online")}
+
+
+def short_timezones(chapters, chosen: str) -> list[str]:
+    """The zones that matter here: each chapter's, UTC and the one chosen. Any other
+    zone can be typed (ZoneFilterForm); hundreds of options on every list page cost
+    more than the events they list."""
+    return sorted({c.default_timezone for c in chapters} | {"UTC"} | ({chosen} - {""}))
+
+
+def active_filters(filters: dict, chapters, modes: dict) -> list[str]:
+    """What the list is filtered by, in words, for the folded filters' summary."""
+    from community.i18n import language_name
+
+    words = []
+    if filters["q"]:
+        words.append(_("titles with “%(text)s”", text=filters["q"]))
+    words += [localized(c, "name").text for c in chapters if c.code == filters["chapter"]]
+    if filters["hub"]:
+        words.append(_("hub %(slug)s", slug=filters["hub"]))
+    if filters["language"]:
+        words.append(language_name(filters["language"]))
+    if filters["mode"]:
+        words.append(modes[filters["mode"]])
+    if filters["from"]:
+        words.append(_("from %(date)s", date=filters["from"]))
+    if filters["to"]:
+        words.append(_("until %(date)s", date=filters["to"]))
+    if filters["tz"]:
+        words.append(_("times also in %(zone)s", zone=filters["tz"]))
+    return words
 
 
 LANGUAGE_FILTERS = ("yue", "en", "cmn")
@@ -98,6 +146,7 @@ MODES = ("in_person", "online", "hybrid")
 
 
 @bp.get("/events/<public_id>")
+@cached_page
 def detail(public_id: str):
     event, viewer = visible_event_or_404(public_id)
     return _detail_page(event, viewer)

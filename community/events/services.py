@@ -19,7 +19,6 @@ from community.events.models import Event, EventStatus, Rsvp, RsvpStatus, Tier
 from community.extensions import db
 from community.hubs.models import CountDisplay, Invite, Membership, MembershipStatus
 from community.hubs.settings.services import claim_invite_use
-from community.pagination import count_of, paginate
 from community.permissions import (
     HubAction,
     event_visible,
@@ -347,24 +346,40 @@ def location_for(event: Event, viewer: Viewer, now: datetime | None = None) -> L
     return place
 
 
+def speaks(language: str):
+    """SQL: ``language`` is one of the event's space-separated tags. Written on the
+    column itself (not on " " || languages || " ") so PostgreSQL estimates it from
+    the column's statistics and keeps reading the listing index in order."""
+    from sqlalchemy import or_
+
+    tag = escape_like(language)
+    return or_(Event.languages == language,
+               Event.languages.like(f"{tag} %", escape="\\"),
+               Event.languages.like(f"% {tag}", escape="\\"),
+               Event.languages.like(f"% {tag} %", escape="\\"))
+
+
 def public_listing(*, query: str = "", chapter_code: str = "", hub_slug: str = "",
                    date_from=None, date_to=None, language: str = "", mode: str = "",
-                   page: int = 1, per_page: int = 20):
+                   page: int = 1, after: str = "", per_page: int = 20):
     """Upcoming public events of listed hubs with the list page's filters, soonest first.
 
-    Uses ix_events_listing (status, audience, starts_at); bad filter values
-    simply match nothing rather than failing.
+    Reads ix_events_listing (status, audience, start time…) from the first
+    upcoming event on: the count stops at COUNT_CAP and pages
+    past it go on by keyset after the event ``after`` (a public id), so page 500
+    costs what page 1 does. Bad filter values simply match nothing.
     """
-    from sqlalchemy import or_
+    from sqlalchemy import or_, tuple_
     from sqlalchemy.orm import contains_eager
 
-    from community.events.models import EventMode
+    from community.events.models import EventMode, upcoming_clause
     from community.hubs.models import Chapter, Hub
+    from community.pagination import paginate_capped
     from community.permissions import public_event_clause
 
     stmt = (
         select(Event).join(Event.hub).join(Hub.chapter)
-        .where(public_event_clause(), Event.ends_at >= (date_from or utcnow()))
+        .where(public_event_clause(), upcoming_clause(date_from or utcnow()))
     )
     if date_to is not None:
         stmt = stmt.where(Event.starts_at < date_to)
@@ -373,8 +388,7 @@ def public_listing(*, query: str = "", chapter_code: str = "", hub_slug: str = "
     if hub_slug:
         stmt = stmt.where(Hub.slug == hub_slug)
     if language:
-        stmt = stmt.where((" " + Event.languages + " ").like(f"% {escape_like(language)} %",
-                                                              escape="\\"))
+        stmt = stmt.where(speaks(language))
     if mode in {m.value for m in EventMode}:
         stmt = stmt.where(Event.mode == EventMode(mode))
     query = query.strip()[:100]
@@ -382,6 +396,16 @@ def public_listing(*, query: str = "", chapter_code: str = "", hub_slug: str = "
         pattern = f"%{escape_like(query.casefold())}%"
         stmt = stmt.where(or_(func.lower(Event.title_en).like(pattern, escape="\\"),
                               func.lower(Event.title_zh).like(pattern, escape="\\")))
-    return paginate(stmt.options(contains_eager(Event.hub).contains_eager(Hub.chapter))
-                    .order_by(Event.starts_at, Event.id),
-                    count=count_of(stmt), page=page, per_page=per_page)
+    anchor = None
+    if after and len(after) <= 32 and "\x00" not in after:
+        anchor = db.session.execute(
+            select(Event.starts_at, Event.id).where(Event.public_id == after)).first()
+    # In the listing's order, so both databases count along ix_events_listing too.
+    count = stmt.with_only_columns(Event.id).order_by(Event.starts_at, Event.id)
+    if anchor is not None:
+        stmt = stmt.where(tuple_(Event.starts_at, Event.id) > tuple_(*anchor))
+    return paginate_capped(
+        stmt.options(contains_eager(Event.hub).contains_eager(Hub.chapter))
+        .order_by(Event.starts_at, Event.id),
+        count=count, page=page, per_page=per_page, keyed=anchor is not None,
+        cursor=lambda event: event.public_id)

@@ -10,6 +10,7 @@ from community.auth.decorators import login_required, verified_required
 from community.hubs import services
 from community.hubs.forms import JoinForm, LeaveForm, ListingForm
 from community.hubs.models import MembershipStatus
+from community.pagecache import cached_page
 from community.pagination import int_arg
 from community.permissions import (
     HubAction,
@@ -25,6 +26,7 @@ bp.add_app_template_global(name_in_hub)
 
 
 @bp.get("/hubs")
+@cached_page
 def directory():
     query = request.args.get("q", "")
     chapter = request.args.get("chapter", "")
@@ -38,6 +40,7 @@ def directory():
 
 
 @bp.get("/chapters/<code>")
+@cached_page
 def chapter(code: str):
     chapter = services.chapter_by_code(code)
     if chapter is None:
@@ -52,6 +55,7 @@ def chapter(code: str):
 
 
 @bp.get("/hubs/<slug>")
+@cached_page
 def detail(slug: str):
     hub, membership = hub_or_404(slug, current_user)
     decide_indexing(hub=hub)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import joinedload
 from community.auth.models import User
 from community.database import escape_like, utcnow
 from community.errors import DomainError
-from community.events.models import Event
+from community.events.models import Event, upcoming_clause
 from community.extensions import db
 from community.hubs.models import (
     Chapter,
@@ -74,8 +74,8 @@ def chapter_hubs(chapter: Chapter) -> list[Hub]:
 def chapter_events(chapter: Chapter, limit: int = 10) -> list[Event]:
     return list(db.session.scalars(
         select(Event).join(Event.hub).options(joinedload(Event.hub))
-        .where(Hub.chapter_id == chapter.id, public_event_clause(), Event.ends_at >= utcnow())
-        .order_by(Event.starts_at).limit(limit)
+        .where(Hub.chapter_id == chapter.id, public_event_clause(), upcoming_clause(utcnow()))
+        .order_by(Event.starts_at, Event.id).limit(limit)
     ))
 
 
@@ -105,8 +105,8 @@ def hub_events(hub: Hub, *, members: bool, limit: int = 20) -> list[Event]:
     """Upcoming published events of a hub; members-only ones only for members."""
     return list(db.session.scalars(
         select(Event).where(Event.hub_id == hub.id, event_audience_clause(member=members),
-                            Event.ends_at >= utcnow())
-        .order_by(Event.starts_at).limit(limit)
+                            upcoming_clause(utcnow()))
+        .order_by(Event.starts_at, Event.id).limit(limit)
     ))
 
 

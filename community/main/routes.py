@@ -22,6 +22,7 @@ from community.i18n import LANGUAGE_COOKIE, NATIVE_NAMES, supported_locale
 from community.main import services
 from community.main.forms import LanguageForm
 from community.members.services import set_language as set_account_language
+from community.pagecache import cached_page
 from community.permissions import decide_indexing
 from community.security import is_safe_redirect
 
@@ -29,6 +30,7 @@ bp = Blueprint("main", __name__)
 
 
 @bp.get("/")
+@cached_page
 def home():
     decide_indexing()
     return render_template(

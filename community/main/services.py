@@ -6,21 +6,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
 from community.database import utcnow
-from community.events.models import Event
+from community.events.models import Event, upcoming_clause
 from community.extensions import db
 from community.hubs.models import Chapter, Hub
 from community.permissions import listed_hub_clause, public_event_clause
 
 
 def upcoming_public_events(limit: int = 12) -> list[Event]:
-    """Published public events of listed, active hubs that have not ended, soonest first."""
+    """Published public events of listed, active hubs that have not ended, soonest first
+    (ix_events_listing)."""
     now = utcnow()
     stmt = (
         select(Event)
         .join(Event.hub)
         .join(Hub.chapter)
         .options(contains_eager(Event.hub).contains_eager(Hub.chapter))
-        .where(public_event_clause(), Event.ends_at >= now)
+        .where(public_event_clause(), upcoming_clause(now))
         .order_by(Event.starts_at, Event.id)
         .limit(limit)
     )

@@ -37,6 +37,8 @@ class Update(Base):
         sa.Index("ix_updates_hub_listing", "hub_id", "status", "published_at"),
         sa.Index("ix_updates_chapter_listing", "chapter_id", "status", "published_at"),
         sa.Index("ix_updates_listing", "status", "audience", "published_at"),
+        # The newest change to any update: part of the cached public pages' stamp.
+        sa.Index("ix_updates_updated_at", "updated_at"),
     )
 
     id: Mapped[intpk]

@@ -29,7 +29,9 @@ from tests.conftest import csrf_token, login_as
 def parse(response) -> Calendar:
     assert response.status_code == 200
     assert response.mimetype == "text/calendar"
-    assert response.headers["Cache-Control"] == "no-store"
+    # Kept by calendar apps, revalidated by ETag each time (issue 14).
+    assert response.headers["Cache-Control"] in ("no-cache", "private, no-cache")
+    assert response.headers["ETag"]
     return Calendar.from_ical(response.get_data())
 
 
@@ -64,7 +66,10 @@ def cal():
     cancelled = make_event(hub, title_en="CANCELLED-EVENT", status=EventStatus.CANCELLED)
     make_event(hub, title_en="MEMBERSONLY-EVENT", audience=Audience.MEMBERS)
     make_event(hub, title_en="DRAFT-EVENT", status=EventStatus.DRAFT)
-    make_event(hub, title_en="PAST-EVENT", starts_at=utcnow() - timedelta(days=2))
+    # The window is 30 days back to a year ahead (README "Calendars and feeds").
+    make_event(hub, title_en="RECENT-EVENT", starts_at=utcnow() - timedelta(days=2))
+    make_event(hub, title_en="PAST-EVENT", starts_at=utcnow() - timedelta(days=31))
+    make_event(hub, title_en="FAR-EVENT", starts_at=utcnow() + timedelta(days=366))
     make_event(unlisted, title_en="UNLISTED-EVENT")
     return {"hub": hub, "public": public, "later": later, "members": members,
             "attendees": attendees, "cancelled": cancelled, "chapter": chapter}
@@ -76,7 +81,7 @@ def test_public_calendar_lists_upcoming_public_events_with_zones(client, cal, ur
     calendar = parse(response)
     found = events_of(calendar)
     assert set(found) == {"OPEN-PLACE", "LATER-PLACE", "MEMBER-PLACE", "ATTENDEE-PLACE",
-                          "CANCELLED-EVENT"}
+                          "CANCELLED-EVENT", "RECENT-EVENT"}
     assert_zoned(calendar)
     assert found["OPEN-PLACE"]["dtstart"].params["TZID"] == "Asia/Hong_Kong"
     assert found["LATER-PLACE"]["dtstart"].params["TZID"] == "America/Toronto"
@@ -86,7 +91,7 @@ def test_public_calendar_lists_upcoming_public_events_with_zones(client, cal, ur
     assert str(found["OPEN-PLACE"]["location"]) == "OPEN-VENUE, OPEN-ADDRESS"
     text = response.get_data(as_text=True)
     for marker in ("LATER-ADDRESS", "MEMBER-ADDRESS", "MEMBER-LINK", "ATTENDEE-ADDRESS",
-                   "MEMBERSONLY", "DRAFT", "PAST-EVENT", "UNLISTED"):
+                   "MEMBERSONLY", "DRAFT", "PAST-EVENT", "FAR-EVENT", "UNLISTED"):
         assert marker not in text
 
 

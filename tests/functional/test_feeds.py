@@ -58,7 +58,9 @@ def parsed(client, url, **kwargs):
     response = client.get(url, **kwargs)
     assert response.status_code == 200, url
     assert response.mimetype == "application/atom+xml"
-    assert response.headers["Cache-Control"] == "no-store"
+    # Kept by feed readers, revalidated by ETag each time (issue 14).
+    assert response.headers["Cache-Control"] == "no-cache"
+    assert response.headers["ETag"]
     feed = feedparser.parse(response.get_data())
     assert not feed.bozo, (url, feed.get("bozo_exception"))
     return feed, response.get_data(as_text=True)
