@@ -69,12 +69,20 @@ else
   [ -n "$DATABASE_URL_ARG" ] && [ -n "$REDIS_URL" ] && [ -n "$HOST" ] || {
     echo "the first install needs --database-url, --redis-url and --host" >&2; exit 2; }
   secret="$("$VENV_PYTHON" -c 'import secrets; print(secrets.token_urlsafe(48))')"
+  # Field encryption (README "Encryption, retention and deletion"): one data key
+  # (id:key) and the blind-index key, 32 random bytes each.
+  data_key="$("$VENV_PYTHON" -c 'from community.encryption import new_key, new_key_id; print(new_key_id() + ":" + new_key())')"
+  index_key="$("$VENV_PYTHON" -c 'from community.encryption import new_key; print(new_key())')"
   ( umask 0077
     cat > "$ENV_FILE" <<EOF
 # Harbour's settings (README "Configuration"), read by the systemd units
 # (EnvironmentFile=) and by deploy/install.sh. Quote as a shell would.
 FLASK_HARBOUR_ENV=production
 FLASK_SECRET_KEY=$secret
+# The encryption keys: back them up apart from the database backups. Without
+# them every email address, hidden place and note in the database is lost.
+FLASK_HARBOUR_DATA_KEYS='$data_key'
+FLASK_HARBOUR_INDEX_KEY='$index_key'
 DATABASE_URL=$DATABASE_URL_ARG
 # One Redis database holds the rate limits and the job queue (keys apart).
 FLASK_RATELIMIT_STORAGE_URI=$REDIS_URL
