@@ -60,6 +60,20 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+
+def postgres_database(base_url: str, name: str, *, drop: bool = False) -> str:
+    """A database ``name`` on the suite's PostgreSQL server, created empty (or
+    dropped), so a test's committed rows never reach the suite's database."""
+    url = sa.engine.make_url(normalise_url(base_url))
+    engine = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not drop:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False).replace(
+        "postgresql+psycopg://", "postgresql://")
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     url = os.environ.get("TEST_DATABASE_URL")

@@ -47,6 +47,9 @@ CHROMIUM_ARGS = [
 DEMO_PASSWORD = "browser-demo-password"
 
 # What a browser sends for each locale.
+# A phone's viewport, where axe runs a second time.
+PHONE = {"width": 390, "height": 844}
+
 ACCEPT_LANGUAGE = {"en": "en", "zh_Hant_HK": "zh-HK,zh;q=0.9"}
 BROWSER_LOCALE = {"en": "en-GB", "zh_Hant_HK": "zh-HK"}
 
@@ -249,7 +252,14 @@ class PageOpener:
         assert response is not None, f"no response for {path}"
         visited = VisitedPage(page=page, response=response, requests=requests, csp_violations=csp)
         if javascript:
+            # axe at the desktop width, then at a phone's (390 px): both must be clean.
             visited.axe_violations = self.run_axe(page)
+            desktop = page.viewport_size
+            page.set_viewport_size(PHONE)
+            visited.axe_violations += [violation | {"help": f"{violation['help']} (at 390 px)"}
+                                       for violation in self.run_axe(page)]
+            if desktop:
+                page.set_viewport_size(desktop)
         self.assert_same_origin(path, requests)
         return visited
 

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from community.auth.models import User
+from community.encryption import blind_index
 from community.extensions import db
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_db]
@@ -65,7 +66,7 @@ def test_long_words_do_not_widen_pages(long_content, new_context, locale, viewpo
 def _admin_page(live_server, new_context):
     email = "admin@example.org"
     with live_server.app.app_context():
-        user = db.session.scalar(select(User).where(User.email == email))
+        user = db.session.scalar(select(User).where(User.email_index == blind_index(email)))
         user.totp_secret = user.totp_secret or pyotp.random_base32()
         user.totp_last_timecode = None
         db.session.commit()
@@ -144,7 +145,7 @@ def test_the_focus_ring_has_3_to_1_contrast_wherever_the_keyboard_goes(new_conte
 def _lead_page(live_server, new_context, *, javascript=True):
     email = "lead.london@example.org"
     with live_server.app.app_context():
-        user = db.session.scalar(select(User).where(User.email == email))
+        user = db.session.scalar(select(User).where(User.email_index == blind_index(email)))
         user.totp_secret = user.totp_secret or pyotp.random_base32()
         user.totp_last_timecode = None
         db.session.commit()

@@ -56,7 +56,11 @@ def assert_home_page_content(page, locale: str) -> None:
     expect(upcoming.get_by_role("heading", level=2)).to_have_text(want["upcoming"])
     titles = upcoming.get_by_role("heading", level=3).all_inner_texts()
     assert titles, "no upcoming events listed"
-    assert set(titles) <= want["event_titles"], titles
+    # Other browser tests add events of their own to the shared server; the
+    # demo events among the titles are all in this page's language.
+    demo = {title for expected in EXPECTED.values() for title in expected["event_titles"]}
+    shown = set(titles) & demo
+    assert shown and shown <= want["event_titles"], titles
 
     hubs = page.locator("section[aria-labelledby='hubs-heading']")
     expect(hubs.get_by_role("heading", level=2)).to_have_text(want["hubs"])

@@ -146,14 +146,10 @@ def test_the_production_guide_installs_serves_through_nginx_and_delivers_mail(tm
     import signal
     import threading
 
-    from tests.conftest import wait_for_exit
+    from tests.conftest import postgres_database, wait_for_exit
     from tests.functional.test_behind_nginx import _nginx_binary, _nginx_conf
     from tests.functional.test_send_mail import SmtpServer, free_port
-    from tests.functional.test_two_app_servers import (
-        REDIS_URL,
-        _needs_postgres_and_redis,
-        postgres_database,
-    )
+    from tests.functional.test_two_app_servers import REDIS_URL, _needs_postgres_and_redis
 
     suite_url = _needs_postgres_and_redis()
     nginx = _nginx_binary()

@@ -34,7 +34,14 @@ from community.mail import send_pending
 from community.members.services import export_user_data
 from community.members.transparency.routes import accesses
 from community.outbox_models import OutboxEmail
-from tests.conftest import IsolatedClient, base_config, csrf_token, normalise_url, run_process
+from tests.conftest import (
+    IsolatedClient,
+    base_config,
+    csrf_token,
+    normalise_url,
+    postgres_database,
+    run_process,
+)
 
 pytestmark = pytest.mark.no_db
 
@@ -56,16 +63,10 @@ def seized_url(tmp_path):
     if not url:
         yield f"sqlite:///{tmp_path / 'seized.sqlite'}"
         return
-    url = normalise_url(url)
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    name = f"{sa.engine.make_url(url).database}_seized"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    yield sa.engine.make_url(url).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.dispose()
+    # Named after the test database, so suites on two databases never collide.
+    name = f"{sa.engine.make_url(normalise_url(url)).database}_seized"
+    yield normalise_url(postgres_database(url, name))
+    postgres_database(url, name, drop=True)
 
 
 def _raw_bytes(url: str) -> bytes:

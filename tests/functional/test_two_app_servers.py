@@ -27,7 +27,7 @@ import pytest
 import sqlalchemy as sa
 
 from community.auth.throttle import ACCOUNT_FAILURES
-from tests.conftest import normalise_url, real_clock_env, wait_for_exit
+from tests.conftest import normalise_url, postgres_database, real_clock_env, wait_for_exit
 from tests.functional.test_behind_nginx import Client
 from tests.functional.test_live_concurrency import PASSWORD, _free_port
 
@@ -55,21 +55,6 @@ def _needs_postgres_and_redis() -> str:
                     f"did not answer ({type(error).__name__}); CI starts it")
     return url
 
-
-def postgres_database(base_url: str, name: str, *, drop: bool = False) -> str:
-    """A database ``name`` on the suite's PostgreSQL server, created empty (or
-    dropped), so a test's committed rows never reach the suite's database."""
-    from tests.conftest import normalise_url
-
-    url = sa.engine.make_url(normalise_url(base_url))
-    engine = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine.dispose()
-    return url.set(database=name).render_as_string(hide_password=False).replace(
-        "postgresql+psycopg://", "postgresql://")
 
 
 def _seed(database_url: str, tag: str) -> dict:

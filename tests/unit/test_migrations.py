@@ -16,7 +16,7 @@ from flask_migrate import downgrade, upgrade
 
 from community import create_app
 from community.extensions import db
-from tests.conftest import base_config, normalise_url
+from tests.conftest import base_config, normalise_url, postgres_database
 
 pytestmark = pytest.mark.no_db
 
@@ -27,17 +27,10 @@ def empty_database_url(tmp_path):
     if not url:
         yield f"sqlite:///{tmp_path / 'migrations.sqlite'}"
         return
-    url = normalise_url(url)
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     # Named after the test database, so suites on two databases never collide.
-    name = f"{sa.engine.make_url(url).database}_migrations"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    yield sa.engine.make_url(url).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.dispose()
+    name = f"{sa.engine.make_url(normalise_url(url)).database}_migrations"
+    yield normalise_url(postgres_database(url, name))
+    postgres_database(url, name, drop=True)
 
 
 def test_upgrade_from_empty_matches_the_models_and_downgrade_is_clean(empty_database_url):
