@@ -203,3 +203,23 @@ def test_the_folded_parts_of_the_form_work_without_javascript(live_server, new_c
     page.fill("#end_time", "12:00")
     page.locator("main form button[type=submit]", has_text="Save as a draft").click()
     assert page.locator("#capacity").is_visible()
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_Hant_HK"])
+def test_on_a_phone_the_first_event_is_on_the_first_screen(live_server, new_context, locale):
+    """Issue 15 (12): at 390 px, with JavaScript off, the first event shows
+    before any scrolling; the filters wait behind one folded control."""
+    context = new_context(locale, javascript=False)
+    page = context.new_page()
+    page.set_viewport_size(PHONE)
+    page.goto("/events")
+    first = page.locator("li.card").first
+    box = first.bounding_box()
+    assert box is not None, "no event listed"
+    assert box["y"] < PHONE["height"], f"first event starts at {box['y']} px"
+    filters = page.locator("details.filters")
+    assert filters.count() == 1 and not filters.evaluate("node => node.open")
+    # Opened without JavaScript, the filters are there to use.
+    filters.locator("summary").click()
+    assert filters.evaluate("node => node.open")
+    assert page.locator("details.filters select").first.is_visible()
