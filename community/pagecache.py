@@ -131,6 +131,29 @@ def _key(kind: str) -> str:
     return "page:" + hashlib.sha256(parts.encode()).hexdigest()
 
 
+def _cache_get(key: str):
+    """The entry, or None; a cache that cannot be reached (Redis down) is a miss:
+    pages are then built as if there were no cache, never answered 500."""
+    try:
+        return cache.get(key)
+    except Exception as error:  # noqa: BLE001  (any backend failure is a miss)
+        _unavailable(error)
+        return None
+
+
+def _cache_set(key: str, entry: dict, timeout: int) -> None:
+    try:
+        cache.set(key, entry, timeout=timeout)
+    except Exception as error:  # noqa: BLE001
+        _unavailable(error)
+
+
+def _unavailable(error: Exception) -> None:
+    # The kind of failure only: a Redis error message may carry its address.
+    current_app.logger.warning("page cache unavailable (%s); serving without it",
+                               type(error).__name__)
+
+
 def _timeout(feed: bool = False) -> int:
     name = "FEED_CACHE_SECONDS" if feed else "PAGE_CACHE_SECONDS"
     return int(current_app.config.get(name, 300 if feed else 30))
@@ -150,7 +173,7 @@ def cached_page(view):
         if not anonymous_request():
             return view(*args, **kwargs)
         key = _key("html")
-        entry = cache.get(key)
+        entry = _cache_get(key)
         if entry is not None:
             g.noindex = entry["noindex"]
             body = entry["body"]
@@ -166,8 +189,8 @@ def cached_page(view):
             token = g.get("csrf_token")
             if token:
                 body = body.replace(token, CSRF_PLACEHOLDER)
-            cache.set(key, {"body": body, "noindex": g.get("noindex", True),
-                            "headers": _kept_headers(response)}, timeout=_timeout())
+            _cache_set(key, {"body": body, "noindex": g.get("noindex", True),
+                             "headers": _kept_headers(response)}, _timeout())
         return response
 
     return wrapper
@@ -196,7 +219,7 @@ def cached_feed(view):
             return _revalidated(response, hashlib.sha256(response.get_data()).hexdigest()[:32],
                                 None)
         key = _key("feed")
-        entry = cache.get(key)
+        entry = _cache_get(key)
         if entry is None:
             response = make_response(view(*args, **kwargs))
             if response.status_code != 200 or "Set-Cookie" in response.headers:
@@ -211,7 +234,7 @@ def cached_feed(view):
                      # When this body was made: what the stamp misses (a reveal time
                      # passing) must not be answered 304 by date.
                      "modified": datetime.now(UTC)}
-            cache.set(key, entry, timeout=_timeout(feed=True))
+            _cache_set(key, entry, _timeout(feed=True))
         g.noindex = entry["noindex"]
         response = make_response(entry["body"], 200)
         for name, value in entry["headers"]:

@@ -84,9 +84,12 @@ FLASK_SECRET_KEY=$secret
 FLASK_HARBOUR_DATA_KEYS='$data_key'
 FLASK_HARBOUR_INDEX_KEY='$index_key'
 DATABASE_URL=$DATABASE_URL_ARG
-# One Redis database holds the rate limits and the job queue (keys apart).
+# One Redis database holds the rate limits, the job queue and the cache of
+# visitors' pages (keys apart): every worker shares one cache.
 FLASK_RATELIMIT_STORAGE_URI=$REDIS_URL
 FLASK_HUEY_REDIS_URL=$REDIS_URL
+FLASK_CACHE_TYPE=RedisCache
+FLASK_CACHE_REDIS_URL=$REDIS_URL
 FLASK_TRUSTED_HOSTS='["$HOST"]'
 FLASK_BASE_URL=https://$HOST
 FLASK_TRUSTED_PROXY_HOPS=1

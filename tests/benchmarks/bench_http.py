@@ -14,7 +14,7 @@ It is a benchmark, not a test (CI does not run it). Absolute figures move up to
 2x on shared machines; the share of the baseline is what to compare.
 
     python -m tests.benchmarks.bench_http [--duration 10] [--runs 3] [--db sqlite|pg|both]
-                                          [--only /events] [--build-only]
+                                          [--only /events] [--page-cache on|off] [--build-only]
 """
 
 from __future__ import annotations
@@ -244,10 +244,14 @@ def pages(database_url: str) -> list[tuple[str, str]]:
     ]
 
 
-def bench(kind: str, duration: int, runs: int, only: str | None) -> None:
+def bench(kind: str, duration: int, runs: int, only: str | None, page_cache: bool) -> None:
     harbour_url = build_harbour(kind)
     baseline_url = build_baseline(kind)
-    harbour = start(["wsgi:app"], ROOT, harbour_env(harbour_url), HARBOUR_PORT)
+    env = harbour_env(harbour_url)
+    if not page_cache:
+        # What the queries and templates alone give: every request builds its page.
+        env.update(FLASK_CACHE_TYPE="NullCache", FLASK_CACHE_NO_NULL_WARNING="true")
+    harbour = start(["wsgi:app"], ROOT, env, HARBOUR_PORT)
     baseline = start(["app:app"], BASELINE, dict(os.environ, DATABASE_URL=baseline_url),
                      BASELINE_PORT)
     base_page = f"http://127.0.0.1:{BASELINE_PORT}/events"
@@ -257,10 +261,12 @@ def bench(kind: str, duration: int, runs: int, only: str | None) -> None:
             if only and only not in label and only not in path:
                 continue
             url = f"http://127.0.0.1:{HARBOUR_PORT}{path}"
-            # A first request on each worker of each server.
-            for _ in range(4):
-                status, size = fetch(url)
-                fetch(base_page)
+            status, size = fetch(url)
+            # Warm both servers: a one-second burst reaches every worker of each
+            # (4 single requests could all land on one worker and leave the
+            # other's first build of the page inside the measurement).
+            wrk(url, 1)
+            wrk(base_page, 1)
             ours, theirs = [], []
             for _ in range(runs):
                 theirs.append(wrk(base_page, duration))
@@ -276,7 +282,9 @@ def bench(kind: str, duration: int, runs: int, only: str | None) -> None:
         stop(harbour)
         stop(baseline)
     name = "SQLite" if kind == "sqlite" else "PostgreSQL"
-    print(f"\n{name}: wrk -t2 -c32 -d{duration}s, median of {runs}, gunicorn -w 2 -k sync\n")
+    cached = "" if page_cache else ", page cache off"
+    print(f"\n{name}: wrk -t2 -c32 -d{duration}s, median of {runs}, gunicorn -w 2 -k sync"
+          f"{cached}\n")
     print("| page | req/s | bare page req/s | share | p99 | bare page p99 | size | status |")
     print("|---|---|---|---|---|---|---|---|")
     for label, rps, base_rps, p99, base_p99, size, status, bad in rows:
@@ -294,6 +302,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per page (median)")
     parser.add_argument("--db", choices=["sqlite", "pg", "both"], default="both")
     parser.add_argument("--only", help="only pages whose label or path contains this")
+    parser.add_argument("--page-cache", choices=["on", "off"], default="on",
+                        help="off: every request builds its page (what the cache buys)")
     parser.add_argument("--build-only", action="store_true")
     args = parser.parse_args()
     kinds = ["sqlite", "pg"] if args.db == "both" else [args.db]
@@ -306,7 +316,7 @@ def main() -> None:
             build_harbour(kind)
             build_baseline(kind)
         else:
-            bench(kind, args.duration, args.runs, args.only)
+            bench(kind, args.duration, args.runs, args.only, args.page_cache == "on")
 
 
 if __name__ == "__main__":

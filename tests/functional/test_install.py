@@ -232,6 +232,14 @@ def test_the_production_guide_installs_serves_through_nginx_and_delivers_mail(tm
         assert '"migrations":"current"' in body.replace(" ", "")
         status, _cookie, page = through_nginx("GET", "/")
         assert status == 200 and "<title>" in page
+        # Visitors' pages are kept in Redis, one cache for every worker (README).
+        import redis
+
+        kept = redis.Redis.from_url(REDIS_URL)
+        before = set(kept.scan_iter("harbour:page:*"))
+        status, _cookie, page = through_nginx("GET", f"/events?q=install-{tag}")
+        assert status == 200
+        assert set(kept.scan_iter("harbour:page:*")) - before
 
         status, cookie, page = through_nginx("GET", "/reset-password")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)

@@ -4,6 +4,7 @@ change to public content shows at once; calendars answer 304 to what they sent."
 
 from __future__ import annotations
 
+import os
 import re
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -25,11 +26,31 @@ from community.factories import (
 )
 from tests.conftest import csrf_token, login_as
 
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/6")
 
-@pytest.fixture
-def page_cache(app):
-    """The cache as the embedded default has it (tests run without one)."""
-    cache.init_app(app, config={"CACHE_TYPE": "SimpleCache"})
+
+def _redis_reachable() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
+# Every test below runs with the embedded default (a SimpleCache in each worker) and
+# with Redis, the production setting (deploy/install.sh writes it; CI has Redis).
+@pytest.fixture(params=["SimpleCache", "RedisCache"])
+def page_cache(app, request):
+    """The cache as a deployment has it (tests otherwise run without one)."""
+    config = {"CACHE_TYPE": request.param}
+    if request.param == "RedisCache":
+        if not _redis_reachable():
+            pytest.skip(f"needs Redis at {REDIS_URL} (CI starts it)")
+        # A prefix of this process's own: suites on two databases may run at once.
+        config.update(CACHE_REDIS_URL=REDIS_URL,
+                      CACHE_KEY_PREFIX=f"harbour-test-{os.getpid()}:")
+    cache.init_app(app, config=config)
     with app.app_context():
         cache.clear()
     pagecache._stamp_memo = None  # another test's data
@@ -216,3 +237,22 @@ def test_cached_pages_and_feeds_keep_the_hubs_robots_answer(app, page_cache):
     for url in (f"/hubs/{shown.slug}", f"/hubs/{shown.slug}/events.ics"):
         for _ in range(2):
             assert "X-Robots-Tag" not in app.test_client().get(url).headers, url
+
+
+def test_pages_are_served_when_the_cache_cannot_be_reached(app, hub, caplog):
+    """Redis down (a restart, a full disk): visitors get their pages, built afresh,
+    and the log says so without the cache's address."""
+    cache.init_app(app, config={"CACHE_TYPE": "RedisCache",
+                                "CACHE_REDIS_URL": "redis://127.0.0.1:1/0"})
+    pagecache._stamp_memo = None
+    try:
+        client = app.test_client()
+        for url in ("/events", "/hubs/cache-hub", "/hubs/cache-hub/events.ics"):
+            response = client.get(url)
+            assert response.status_code == 200, url
+        assert "PUBLIC-EVENT" in text_of(client, "/events")
+    finally:
+        cache.init_app(app, config={"CACHE_TYPE": "NullCache", "CACHE_NO_NULL_WARNING": True})
+    warnings = [record.getMessage() for record in caplog.records
+                if "page cache unavailable" in record.getMessage()]
+    assert warnings and all("127.0.0.1" not in line for line in warnings)
