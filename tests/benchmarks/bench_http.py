@@ -74,8 +74,28 @@ def pg_ensure_database(name: str) -> bool:
     return not exists
 
 
+# The data sets' encryption keys: their own file, so neither `make run`'s
+# instance/keys.json nor the testing keys decide whether they can be read.
+KEYS = CACHE / "keys.json"
+_made_keys: bool | None = None
+
+
+def bench_keys() -> bool:
+    """Make .bench/keys.json if missing; True when made by this process (a data set
+    built before, under other keys, cannot be read and is built again)."""
+    global _made_keys
+    if _made_keys is None:
+        _made_keys = not KEYS.exists()
+        if _made_keys:
+            from community.encryption import new_key, new_key_id, write_key_file
+
+            write_key_file(KEYS, [f"{new_key_id()}:{new_key()}"], new_key())
+    return _made_keys
+
+
 def harbour_env(database_url: str) -> dict:
-    env = dict(os.environ, **HARBOUR_ENV, DATABASE_URL=database_url, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, **HARBOUR_ENV, DATABASE_URL=database_url, PYTHONPATH=str(ROOT),
+               FLASK_HARBOUR_KEY_FILE=str(KEYS))
     env.pop("TEST_DATABASE_URL", None)
     return env
 
@@ -101,17 +121,18 @@ def scaled(database_url: str) -> bool:
 
 def build_harbour(kind: str) -> str:
     """The database URL of the scale data set, built the first time."""
+    CACHE.mkdir(exist_ok=True)
+    new_keys = bench_keys()
     if kind == "sqlite":
-        CACHE.mkdir(exist_ok=True)
         path = CACHE / "harbour-scale.sqlite"
         url = f"sqlite:///{path}"
-        if path.exists() and not scaled(url):
+        if path.exists() and (new_keys or not scaled(url)):
             for leftover in CACHE.glob("harbour-scale.sqlite*"):
                 leftover.unlink()
     else:
         pg_ensure_database("harbour_bench")
         url = pg_url("harbour_bench")
-    if not scaled(url):
+    if new_keys or not scaled(url):
         log(f"building the {kind} scale data set (once; this takes a while)")
         started = time.perf_counter()
         if kind == "pg":

@@ -33,7 +33,8 @@ def big_app(request):
     started = time.perf_counter()
     url = bench_http.build_harbour(request.param)
     print(f"\n{request.param}: scale data set ready in {time.perf_counter() - started:.0f}s")
-    app = create_app(base_config(url))
+    # The data set's own keys (bench_http.KEYS), not the testing keys.
+    app = create_app({**base_config(url), "HARBOUR_KEY_FILE": str(bench_http.KEYS)})
     yield app
     with app.app_context():
         db.engine.dispose()
