@@ -156,6 +156,15 @@ def render_email(locale: str, template: str, date_format: str | None = None,
     check_no_remote_resources(body_html)
     return subject, body_text.rstrip() + "\n", body_html
 
+def _account_of(to_address: str) -> User | None:
+    """The account whose address ``to_address`` is, for mail queued to a bare
+    address: travel mode holds that too (issue 16)."""
+    index = recipient_index(to_address)
+    if index is None:
+        return None
+    return db.session.scalar(sa.select(User).where(User.email_index == index).limit(1))
+
+
 def queue_templated_email(
     *,
     to_address: str,
@@ -179,9 +188,12 @@ def queue_templated_email(
     """
     if dedupe_key is not None and _dedupe_key_taken(dedupe_key):
         return None
-    recipient = db.session.get(User, user_id) if user_id is not None else None
+    recipient = (db.session.get(User, user_id) if user_id is not None
+                 else _account_of(to_address))
     if recipient is not None and recipient.travel_mode_since is not None:
         return None  # travel mode stops all email to the member (issue 16)
+    if user_id is None:
+        recipient = None  # a bare address keeps the default date format
     subject, body_text, body_html = render_email(
         locale, template, getattr(recipient, "date_format", None), **context)
     try:

@@ -318,6 +318,22 @@ def author_shown(update: Update) -> bool:
     return True
 
 
+def comments_as_hub(user, update: Update) -> bool:
+    """Whether a comment ``user`` writes on ``update`` is the hub speaking: they
+    organise or lead the update's hub (post as the hub, issue 16). Recorded on
+    the comment when it is written, so a later change of role shows nothing."""
+    return update.hub is not None and runs_hub(membership_of(user, update.hub))
+
+
+def comment_shown_as_hub(comment) -> bool:
+    """Whether pages show ``comment`` as from its hub rather than naming who wrote
+    it: an organiser's or lead's comment, in a hub that does not name authors.
+    Every reader sees the same, the writer included; moderation pages and the
+    hub's audit log keep the person."""
+    hub = comment.update.hub
+    return bool(comment.as_hub and hub is not None and not hub.show_authors)
+
+
 def update_audience_clause(*, member: bool):
     """SQL: published updates shown to the public, or to members as well."""
     audiences = ([UpdateAudience.PUBLIC, UpdateAudience.MEMBERS] if member

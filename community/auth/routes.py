@@ -351,6 +351,9 @@ def confirm_email_change(token: str):
             services.confirm_email_change(token)
         except InvalidToken:
             return render_template("auth/link_invalid.html"), 400
+        except services.AuthError as error:
+            flash(error.message, "error")
+            return render_template("auth/confirm_email_change.html", form=form), 409
         flash(_("Your email address is changed."), "success")
         return redirect(url_for("auth.security" if current_user.is_authenticated
                                 else "auth.sign_in"))

@@ -188,8 +188,18 @@ def change_password(user: User, current_password: str, new_password: str, keep) 
     set_password(user, new_password, keep=keep)
 
 
+def _no_change_while_travelling(user: User) -> None:
+    """Travel mode writes no email for the member (issue 16), and changing the
+    address needs two: the link to the new address and the notice to the old."""
+    if user.travel_mode_since is not None:
+        raise AuthError(_("Your email address cannot be changed while travel mode is on."),
+                        field="email")
+
+
 def request_email_change(user: User, new_email: str, password: str) -> None:
-    """Send a confirmation link to the new address; nothing changes until it is used."""
+    """Send a confirmation link to the new address; nothing changes until it is
+    used. Refused while travel mode is on."""
+    _no_change_while_travelling(user)
     if not verify_password(user.password_hash, password):
         raise AuthError(_("Your password is not right."), field="password")
     new_email = normalise_email(new_email)
@@ -204,11 +214,13 @@ def request_email_change(user: User, new_email: str, password: str) -> None:
 
 
 def confirm_email_change(token: str) -> User:
-    """Switch to the new address and tell the old one. Raises InvalidToken."""
+    """Switch to the new address and tell the old one. Raises InvalidToken, or
+    AuthError while travel mode is on (the link works again once it is off)."""
     user, data = user_for_token(token, "email", current_app.config["EMAIL_TOKEN_MAX_AGE"])
     new_email = data.get("new")
     if not isinstance(new_email, str) or find_user(new_email) is not None:
         raise InvalidToken
+    _no_change_while_travelling(user)
     old_email = user.email
     user.email = new_email
     user.email_verified_at = utcnow()

@@ -26,6 +26,7 @@ from community.permissions import (
     listed_hub_clause,
     public_event_clause,
     public_update_clause,
+    travelling,
     update_audience_clause,
 )
 from community.transaction import atomic
@@ -147,16 +148,16 @@ def join(user: User, hub: Hub, answer: str = "", *, via_invite: bool = False) ->
         raise HubError(_("Please confirm your email address before joining a hub."))
     existing = db.session.scalar(
         select(Membership).where(Membership.user_id == user.id, Membership.hub_id == hub.id))
+    if existing is not None and travelling(user):
+        # Travel mode: answer exactly as a newcomer is answered and change nothing,
+        # so pressing Join cannot show which hubs they belong to (issue 16).
+        return _as_for_a_newcomer(hub, via_invite=via_invite)
     if existing is not None and existing.status is not MembershipStatus.REMOVED:
         raise HubError(_("You have already asked to join this hub."))
     if existing is not None:
         raise HubError(_("The organisers of this hub have removed you. "
                          "Write to them if you think this is a mistake."))
-    if hub.join_policy is JoinPolicy.INVITE and not via_invite:
-        raise HubError(_("This hub is by invitation only. Ask an organiser for an invite link."))
-    status = (MembershipStatus.PENDING
-              if hub.join_policy is JoinPolicy.APPROVAL and not via_invite
-              else MembershipStatus.ACTIVE)
+    status = _newcomers_status(hub, via_invite=via_invite)
     membership = Membership(user=user, hub=hub, status=status, role=MemberRole.MEMBER,
                             join_answer=answer.strip()[:1000])
     db.session.add(membership)
@@ -164,12 +165,30 @@ def join(user: User, hub: Hub, answer: str = "", *, via_invite: bool = False) ->
     return membership
 
 
+def _newcomers_status(hub: Hub, *, via_invite: bool) -> MembershipStatus:
+    """The status a first join of ``hub`` gets. Raises HubError for an
+    invite-only hub reached without an invite."""
+    if hub.join_policy is JoinPolicy.INVITE and not via_invite:
+        raise HubError(_("This hub is by invitation only. Ask an organiser for an invite link."))
+    return (MembershipStatus.PENDING
+            if hub.join_policy is JoinPolicy.APPROVAL and not via_invite
+            else MembershipStatus.ACTIVE)
+
+
+def _as_for_a_newcomer(hub: Hub, *, via_invite: bool) -> Membership:
+    """What joining ``hub`` answers someone who never joined it, as a membership
+    that is never saved (no user, no hub attached, not in the session)."""
+    return Membership(hub_id=hub.id, status=_newcomers_status(hub, via_invite=via_invite),
+                      role=MemberRole.MEMBER)
+
+
 @atomic
 def leave(user: User, hub: Hub) -> None:
     """Leave a hub (or withdraw a request). The last lead must hand over first."""
     membership = db.session.scalar(
         select(Membership).where(Membership.user_id == user.id, Membership.hub_id == hub.id))
-    if membership is None or membership.status is MembershipStatus.REMOVED:
+    if membership is None or membership.status is MembershipStatus.REMOVED or travelling(user):
+        # In travel mode they belong to nothing, so there is nothing to leave (issue 16).
         raise HubError(_("You are not a member of this hub."))
     if membership.role is MemberRole.LEAD and membership.status is MembershipStatus.ACTIVE:
         leads = db.session.scalar(

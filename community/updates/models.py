@@ -98,6 +98,9 @@ class Comment(Base):
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
     edited_at: Mapped[datetime | None]
+    # Written by an organiser or lead of the update's hub: shown as from the hub
+    # unless the hub names authors (post as the hub, issue 16). Fixed when written.
+    as_hub: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[created_at]
 
     update: Mapped[Update] = relationship(back_populates="comments")

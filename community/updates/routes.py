@@ -17,7 +17,13 @@ from community.auth.decorators import login_required, two_factor_required
 from community.errors import show_on_form
 from community.hubs.models import Chapter, Hub
 from community.hubs.services import chapter_by_code
-from community.permissions import HubAction, author_shown, decide_indexing, hub_or_404
+from community.permissions import (
+    HubAction,
+    author_shown,
+    comment_shown_as_hub,
+    decide_indexing,
+    hub_or_404,
+)
 from community.updates import services
 from community.updates.forms import (
     ActionForm,
@@ -31,6 +37,7 @@ from community.updates.forms import (
 from community.updates.models import Comment, Update
 
 bp = Blueprint("updates", __name__)
+bp.add_app_template_global(comment_shown_as_hub)
 
 
 # --- helpers -----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from community.errors import DomainError
 from community.extensions import db
 from community.hubs.models import Chapter, Hub
 from community.permissions import (
+    comments_as_hub,
     is_chapter_staff,
     is_member_for_update,
     may_manage_update,
@@ -206,7 +207,8 @@ def add_comment(user, update: Update, body: str) -> Comment:
         raise UpdateError(_("Comments are turned off for this update."), "body")
     if not is_member_for(user, update):
         raise UpdateError(_("Only members of the hub can comment."), "body")
-    comment = Comment(update_id=update.id, author_id=user.id, body=body)
+    comment = Comment(update_id=update.id, author_id=user.id, body=body,
+                      as_hub=comments_as_hub(user, update))
     db.session.add(comment)
     db.session.flush()
     return comment

@@ -8,6 +8,8 @@ hides authors; a hub may name them again.
 
 from __future__ import annotations
 
+import re
+
 import pyotp
 import pytest
 from sqlalchemy import select
@@ -16,9 +18,9 @@ from community.audit_models import AuditEntry
 from community.events.models import Event
 from community.extensions import db
 from community.factories import make_chapter, make_hub, make_membership, make_user
-from community.hubs.models import MemberRole
+from community.hubs.models import MemberRole, Membership
 from community.hubs.settings import services as settings_services
-from community.updates.models import Update
+from community.updates.models import Comment, Update
 from tests.conftest import csrf_token, login_as, outbox, run_fan_outs
 
 ORGANISER_NAME = "Wing Organiser"
@@ -167,3 +169,58 @@ def test_the_high_risk_preset_hides_authors_and_a_hub_may_name_them_again(app, w
 
 def test_new_hubs_post_as_the_hub(app):
     assert make_hub(make_chapter("nh")).show_authors is False
+
+
+# --- comments: an organiser's comment is the hub speaking --------------------------
+
+def test_organisers_comments_speak_as_the_hub_and_members_keep_their_names(app, world):
+    hub, reader = world["hub"], world["reader"]
+    organiser = make_user("second@posts.example", display_name="Second Organiser")
+    make_membership(organiser, hub, MemberRole.ORGANISER)
+    membership = db.session.scalar(select(Membership).where(Membership.user_id == reader.id))
+    membership.hub_display_name = "Reader In Voice"
+    db.session.flush()
+    lead = signed_in(app, world["lead"])
+    update = publish_update(lead, audience="members", allow_comments="y")
+    url = f"/updates/{update.public_id}"
+    comment_ids = {}
+    for who, body in ((lead, "From the lead."), (signed_in(app, organiser), "From an organiser."),
+                      (signed_in(app, reader), "From a member.")):
+        response = who.post(f"{url}/comments", data={"csrf_token": csrf_token(who.get(url)),
+                                                     "body": body})
+        assert response.status_code == 302, body
+        comment_ids[body] = db.session.scalars(
+            select(Comment.public_id).where(Comment.body == body)).one()
+
+    def comment_heads(client) -> list[str]:
+        page = client.get(url).get_data(as_text=True)
+        comments = page.split('id="comments"', 1)[1]
+        return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", head)).strip().split(" · ")[0]
+                for head in re.findall(r'<article class="comment"[^>]*>\s*<p class="muted">'
+                                       r'(.*?)</p>', comments, re.S)]
+
+    member = signed_in(app, reader)
+    # Every reader sees the same: the organisers' comments as the hub, the member by
+    # the name they use in this hub.
+    for client in (member, lead, signed_in(app, organiser)):
+        assert comment_heads(client) == ["Voice Hub Hub", "Voice Hub Hub", "Reader In Voice"]
+        page = client.get(url).get_data(as_text=True)
+        assert ORGANISER_NAME not in page and "Second Organiser" not in page
+
+    # A later change of role shows nothing: the comment was the hub's when written.
+    db.session.scalar(select(Membership).where(
+        Membership.user_id == organiser.id)).role = MemberRole.MEMBER
+    db.session.flush()
+    assert comment_heads(member) == ["Voice Hub Hub", "Voice Hub Hub", "Reader In Voice"]
+
+    # Moderation keeps the person: a report of the lead's comment names them to the lead.
+    report_url = f"/comments/{comment_ids['From the lead.']}/report"
+    member.post(report_url, data={"csrf_token": csrf_token(member.get(report_url)),
+                                  "reason": "Please look."})
+    moderation = lead.get("/hubs/voice-hub/moderation").get_data(as_text=True)
+    assert "From the lead." in moderation and ORGANISER_NAME in moderation
+
+    # A hub that names its authors names them on comments too.
+    hub.show_authors = True
+    db.session.flush()
+    assert comment_heads(member) == [ORGANISER_NAME, "Second Organiser", "Reader In Voice"]

@@ -26,12 +26,12 @@ from community.factories import (
     make_rsvp,
     make_user,
 )
-from community.hubs.models import HubVisibility, MemberRole
+from community.hubs.models import Hub, HubVisibility, MemberRole, Membership, MembershipStatus
 from community.mail import queue_templated_email
 from community.outbox_models import OutboxEmail, OutboxStatus
 from community.updates.models import UpdateAudience
 from community.updates.services import UpdateContent, create_update
-from tests.conftest import csrf_token, login_as, outbox, run_fan_outs
+from tests.conftest import csrf_token, link_in, login_as, outbox, run_fan_outs
 
 PASSWORD = "correct horse battery staple"
 SECRET = pyotp.random_base32()
@@ -241,3 +241,128 @@ def test_travellers_are_no_organisers_on_their_own_screens(app, world):
                 f"/events/{event.public_id}/checkin"):
         assert client.get(url).status_code == 404, url
     assert utcnow() - organiser.travel_mode_since < timedelta(minutes=1)
+
+
+# --- joining cannot show which hubs a traveller belongs to ---------------------------
+
+def flashes(html: str) -> list[str]:
+    return re.findall(r'<p class="flash flash-(\w+)">([^<]*)</p>', html)
+
+
+def test_join_answers_a_traveller_as_it_answers_someone_who_never_joined(app, world):
+    from community.hubs.models import JoinPolicy
+    from community.hubs.settings.services import create_invite
+
+    chapter = world["listed"].chapter
+    hubs = {
+        "open-member": (JoinPolicy.OPEN, MembershipStatus.ACTIVE, MemberRole.MEMBER),
+        "approval-organiser": (JoinPolicy.APPROVAL, MembershipStatus.ACTIVE,
+                               MemberRole.ORGANISER),
+        "approval-pending": (JoinPolicy.APPROVAL, MembershipStatus.PENDING, MemberRole.MEMBER),
+        "open-removed": (JoinPolicy.OPEN, MembershipStatus.REMOVED, MemberRole.MEMBER),
+        "invite-lead": (JoinPolicy.INVITE, MembershipStatus.ACTIVE, MemberRole.LEAD),
+    }
+    traveller = world["traveller"]
+    lead = make_user("lead@travel.example", display_name="Lead")
+    for slug, (policy, status, role) in hubs.items():
+        hub = make_hub(chapter, slug, name_en=f"Hub {slug}", join_policy=policy)
+        make_membership(traveller, hub, role, status)
+        make_membership(lead, hub, MemberRole.LEAD)
+    db.session.flush()
+    client = signed_in(app, traveller)
+    turn_on(client)
+    client.get("/dashboard")  # shows "Travel mode is on." once
+    newcomer = signed_in(app, make_user("fresh@travel.example", display_name="Newcomer"))
+
+    def kept():
+        db.session.expire_all()
+        return sorted((m.hub.slug, m.status.value, m.role.value)
+                      for m in db.session.scalars(select(Membership).where(
+                          Membership.user_id == traveller.id)))
+
+    before = kept()
+    for slug in hubs:
+        url = f"/hubs/{slug}"
+        page, fresh = client.get(url), newcomer.get(url)
+        assert page.status_code == fresh.status_code == 200, slug
+        text = page.get_data(as_text=True)
+        assert masked(text, "Traveller") == masked(fresh.get_data(as_text=True), "Newcomer")
+        assert "You are a member" not in text and "waiting for the organisers" not in text
+        answers = []
+        for who in (client, newcomer):
+            response = who.post(f"{url}/join", data={"csrf_token": csrf_token(who.get(url)),
+                                                     "answer": "Hello"})
+            assert response.status_code == 302 and response.headers["Location"] == url, slug
+            answers.append(flashes(who.get(url).get_data(as_text=True)))
+        assert answers[0] == answers[1] and answers[0], (slug, answers)
+        assert "already" not in str(answers[0]) and "removed" not in str(answers[0])
+        # Leaving, even by a forged form, answers as to someone who is not a member.
+        response = client.post(f"{url}/leave", data={"csrf_token": csrf_token(client.get(url)),
+                                                     "confirm": "y"}, follow_redirects=True)
+        assert flashes(response.get_data(as_text=True)) == [
+            ("error", "You are not a member of this hub.")], slug
+    assert kept() == before
+
+    # An invite link: the newcomer's welcome, and nothing is used up or changed.
+    with app.test_request_context("/"):
+        invites = {slug: create_invite(db.session.scalar(select(Hub).where(Hub.slug == slug)),
+                                       lead, expires_in_days=7, max_uses=1)
+                   for slug in ("approval-pending", "invite-lead", "open-removed")}
+    db.session.flush()
+    for slug, (invite, token) in invites.items():
+        url = f"/invite/{token}"
+        page = client.get(url).get_data(as_text=True)
+        assert "already a member" not in page and ">Join<" in page, slug
+        response = client.post(url, data={"csrf_token": csrf_token(client.get(url))})
+        assert response.headers["Location"] == f"/hubs/{slug}", slug
+        assert flashes(client.get("/dashboard").get_data(as_text=True)) == [
+            ("success", "Welcome! You are now a member of this hub.")], slug
+        db.session.refresh(invite)
+        assert invite.use_count == 0, slug
+    assert kept() == before
+
+
+# --- no email to a bare address either -------------------------------------------
+
+def test_no_mail_to_a_bare_address_while_travelling(app, world):
+    traveller = world["traveller"]
+    client = signed_in(app, traveller)
+    # A link asked for before the switch, and mail to the address alone waiting.
+    page = client.get("/account/email")
+    client.post("/account/email", data={"csrf_token": csrf_token(page),
+                                        "email": "before@travel.example", "password": PASSWORD})
+    path = link_in(outbox("before@travel.example")[-1], "/account/email/confirm/")
+    with app.test_request_context("/"):
+        queue_templated_email(to_address=traveller.email, locale="en",
+                              template="test_message", day=utcnow(), note="x")
+    db.session.flush()
+    turn_on(client)
+    client.get("/dashboard")
+    assert [e.status for e in outbox(traveller.email)] == [OutboxStatus.FAILED]
+
+    # Changing the address would email the new one: refused, with the reason.
+    page = client.get("/account/email")
+    response = client.post("/account/email", data={
+        "csrf_token": csrf_token(page), "email": "new@travel.example", "password": PASSWORD})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Your email address cannot be changed while travel mode is on." in text
+    assert outbox("new@travel.example") == []
+    # The earlier link would tell the old address: refused too, and nothing changes.
+    response = client.post(path, data={"csrf_token": csrf_token(client.get(path))})
+    assert response.status_code == 409
+    assert "cannot be changed while travel mode is on" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert traveller.email == "traveller@travel.example"
+    assert [e.status for e in outbox(traveller.email)] == [OutboxStatus.FAILED]
+    # Mail queued to the address alone, not to the account, is not written either.
+    with app.test_request_context("/"):
+        assert queue_templated_email(to_address="Traveller@Travel.example", locale="en",
+                                     template="test_message", day=utcnow(), note="x") is None
+
+    turn_off(client, password=PASSWORD, code=pyotp.TOTP(SECRET).now())
+    response = client.post(path, data={"csrf_token": csrf_token(client.get(path))})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert traveller.email == "before@travel.example"
+    assert outbox("traveller@travel.example")[-1].status is OutboxStatus.PENDING

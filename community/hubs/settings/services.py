@@ -33,7 +33,7 @@ from community.hubs.models import (
     MembershipStatus,
 )
 from community.i18n import valid_timezone
-from community.permissions import HubAction, hidden_from_search_engines, hub_can
+from community.permissions import HubAction, hidden_from_search_engines, hub_can, travelling
 from community.transaction import atomic
 
 EXPIRY_DAYS = range(1, 91)
@@ -447,6 +447,11 @@ def accept_invite(user: User, token: str) -> Membership:
     invite, hub = invite_for_token(token)
     membership = db.session.scalar(
         select(Membership).where(Membership.user_id == user.id, Membership.hub_id == hub.id))
+    if membership is not None and travelling(user):
+        # Travel mode: the answer a newcomer gets, and nothing changes or is used
+        # up, so an invite cannot show which hubs they belong to (issue 16).
+        hub_services.join(user, hub, via_invite=True)
+        return membership
     if membership is not None and membership.status is MembershipStatus.ACTIVE:
         raise AlreadyMember(hub)
     if membership is not None and membership.status is MembershipStatus.PENDING:

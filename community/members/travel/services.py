@@ -11,7 +11,7 @@ but "paused" where their message could not go.
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from sqlalchemy import update
+from sqlalchemy import or_, update
 
 from community.auth import services as auth_services
 from community.auth.models import User
@@ -32,10 +32,11 @@ def turn_on(user: User, keep) -> int:
     if user.travel_mode_since is None:
         user.travel_mode_since = utcnow()
     signed_out = end_other_sessions(user, keep=keep)
-    # Mail written before the switch is not sent either.
+    # Mail written before the switch is not sent either, to the account or its address.
     db.session.execute(
         update(OutboxEmail)
-        .where(OutboxEmail.user_id == user.id, OutboxEmail.status == OutboxStatus.PENDING)
+        .where(or_(OutboxEmail.user_id == user.id, OutboxEmail.to_index == user.email_index),
+               OutboxEmail.status == OutboxStatus.PENDING)
         .values(status=OutboxStatus.FAILED, last_error=PAUSED)
         .execution_options(synchronize_session=False))
     db.session.flush()
