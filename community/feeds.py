@@ -281,12 +281,11 @@ def public_calendar(*, hub: Hub | None = None, chapter: Chapter | None = None,
     """A subscribable calendar of upcoming public events. A place appears only when a
     visitor may see it now: public tier and no reveal time still to come (R3)."""
     name = localized(hub or chapter, "name").text
-    calendar = calendars.new_calendar(_("Events from %(name)s", name=name))
+    calendar = calendars.CalendarFile(_("Events from %(name)s", name=name))
     for event in calendar_events(hub=hub, chapter=chapter, now=now):
         place = event_services.location_for(event, _ANONYMOUS, now)
-        calendars.add_event(calendar, event, location=place.calendar_text,
-                            online_url=place.online_url or None)
-    return calendars.to_bytes(calendar)
+        calendar.add(event, location=place.calendar_text, online_url=place.online_url or None)
+    return calendar.to_bytes()
 
 
 def personal_calendar(user: User, *, now: datetime | None = None) -> bytes:
@@ -301,20 +300,20 @@ def personal_calendar(user: User, *, now: datetime | None = None) -> bytes:
         .order_by(Event.starts_at, Event.id).limit(CALENDAR_LIMIT)
     ).all()
     with force_locale(user.locale or "en"):
-        calendar = calendars.new_calendar(_("My Harbour calendar"))
+        calendar = calendars.CalendarFile(_("My Harbour calendar"))
         for answer in answers:
             event = answer.event
             viewer = event_services.viewer_for(event, user)
             if not event_services.can_view(event, viewer):
                 continue
             place = event_services.location_for(event, viewer, now)
-            calendars.add_event(calendar, event, location=place.calendar_text,
-                                online_url=place.online_url or None)
+            summary = None
             if answer.status is not RsvpStatus.GOING:
-                entry = calendar.subcomponents[-1]
-                title = str(entry.pop("summary"))
-                entry.add("summary", f"{title} ({rsvp_status_label(answer.status)})")
-        return calendars.to_bytes(calendar)
+                title = localized(event, "title").text
+                summary = f"{title} ({rsvp_status_label(answer.status)})"
+            calendar.add(event, location=place.calendar_text,
+                         online_url=place.online_url or None, summary=summary)
+        return calendar.to_bytes()
 
 
 # --- personal calendar tokens ------------------------------------------------------------

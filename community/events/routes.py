@@ -221,10 +221,9 @@ def withdraw(public_id: str):
 def calendar(public_id: str):
     event, viewer = visible_event_or_404(public_id)
     place = services.location_for(event, viewer)
-    cal = calendars.new_calendar(localized(event, "title").text)
-    calendars.add_event(cal, event, location=place.calendar_text,
-                        online_url=place.online_url or None)
-    response = make_response(calendars.to_bytes(cal))
+    cal = calendars.CalendarFile(localized(event, "title").text)
+    cal.add(event, location=place.calendar_text, online_url=place.online_url or None)
+    response = make_response(cal.to_bytes())
     response.headers["Content-Type"] = "text/calendar; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="{event.public_id}.ics"'
     return response

@@ -201,3 +201,47 @@ def test_calendar_posts_need_csrf(client, member):
     login_as(client, member)
     assert client.post("/account/calendar").status_code == 400
     assert client.post("/account/calendar/revoke").status_code == 400
+
+
+def _icalendars_own_bytes(app, events: list, places: dict) -> bytes:
+    """The calendar as icalendar itself writes it (add_component, then
+    add_missing_timezones), its VTIMEZONEs put in name order."""
+    from icalendar import Calendar as IcsCalendar
+
+    from community import calendars
+    from community.i18n import localized
+
+    reference = calendars.new_calendar("Events")
+    for event in events:
+        reference.add_component(calendars._entry(
+            event, summary=localized(event, "title").text, location=places.get(event.id)))
+    reference.add_missing_timezones()
+    zones = sorted(reference.timezones, key=lambda zone: zone.tz_name)
+    others = [c for c in reference.subcomponents if c.name != "VTIMEZONE"]
+    reference.subcomponents[:] = [*zones, *others]
+    assert isinstance(reference, IcsCalendar)
+    return reference.to_ical()
+
+
+def test_a_calendar_joined_from_kept_pieces_is_what_icalendar_writes(app, cal):
+    """Issue 14: a calendar is joined from VEVENTs and VTIMEZONEs serialised once
+    each; byte for byte it is icalendar's own file, and an edit shows at once."""
+    from community import calendars
+
+    events = [cal["public"], cal["later"], cal["members"], cal["cancelled"]]
+    places = {cal["public"].id: "OPEN-VENUE, OPEN-ADDRESS"}
+    with app.test_request_context():
+        for _ in range(2):  # made, then from the kept pieces
+            joined = calendars.CalendarFile("Events")
+            for event in events:
+                joined.add(event, location=places.get(event.id))
+            assert joined.to_bytes() == _icalendars_own_bytes(app, events, places)
+        assert b"BEGIN:VTIMEZONE" in joined.to_bytes()
+        cal["public"].title_en = "RENAMED-PLACE"
+        cal["public"].updated_at = utcnow()
+        db.session.flush()
+        again = calendars.CalendarFile("Events")
+        again.add(cal["public"], location="ELSEWHERE")
+        body = again.to_bytes()
+        assert b"RENAMED-PLACE" in body and b"ELSEWHERE" in body
+        assert b"OPEN-VENUE" not in body
