@@ -88,14 +88,16 @@ def accepting_invite(event: Event) -> Iterator[None]:
 
 
 @atomic
-def rsvp_by_invite(invite: Invite, event: Event, user: User) -> Rsvp:
+def rsvp_by_invite(invite: Invite, event: Event, user: User) -> Rsvp | NewcomersAnswer:
     """Answer "going" through a working invite link, counting one use of it.
 
     Counted in one conditional UPDATE, so a link is never used past its limit;
     nothing is used up when the answer is refused (AlreadyAnswered included).
     Raises InviteUnavailable or EventError.
     """
-    claim_invite_use(invite)
+    # A traveller's standing answer is not shown, nor a use of the link taken for it.
+    if not (travelling(user) and _answer_of(event, user) is not None):
+        claim_invite_use(invite)
     with accepting_invite(event):
         return rsvp(event, user)
 
@@ -166,7 +168,7 @@ def lock_event(event: Event) -> None:
 
 @atomic
 def rsvp(event: Event, user: User, *, guests: int = 0, note: str = "",
-         now: datetime | None = None) -> Rsvp:
+         now: datetime | None = None) -> Rsvp | NewcomersAnswer:
     """Answer "going" for ``user``: confirmed, pending approval or waitlisted.
 
     Capacity (guests included) is never exceeded, even under concurrent
@@ -195,31 +197,54 @@ def rsvp(event: Event, user: User, *, guests: int = 0, note: str = "",
     existing = db.session.scalar(
         select(Rsvp).where(Rsvp.event_id == event.id, Rsvp.user_id == user.id))
     if existing is not None and existing.status is not RsvpStatus.DECLINED:
+        if travelling(user):
+            # Travel mode: answered as a newcomer is, and nothing changes, so the
+            # RSVP button cannot show which events they are going to (issue 16).
+            return NewcomersAnswer(_newcomers_status(event, guests), event)
         # A double-clicked button or a resent form: keep the first answer as it is.
         raise AlreadyAnswered(_("You have already answered, so nothing has changed. "
                                 "Withdraw first to change your answer."))
     if existing is not None:
         db.session.delete(existing)
         db.session.flush()
-    if event.rsvp_approval:
-        status = RsvpStatus.PENDING
-    else:
-        left = seats_left(event)
-        queue = db.session.scalar(select(Rsvp.id).where(
-            Rsvp.event_id == event.id, Rsvp.status == RsvpStatus.WAITLISTED).limit(1))
-        # Nobody jumps the queue: while people wait, new answers wait behind them.
-        if queue is None and (left is None or left >= 1 + guests):
-            status = RsvpStatus.GOING
-        elif event.waitlist_enabled:
-            status = RsvpStatus.WAITLISTED
-        else:
-            raise EventError(_("This event is full."))
+    status = _newcomers_status(event, guests)
     answer = Rsvp(event=event, user=user, status=status, guests=guests, note=note.strip()[:500])
     db.session.add(answer)
     db.session.flush()
     if status is RsvpStatus.GOING:
         _confirm_going(event, answer)
     return answer
+
+
+@dataclass(frozen=True)
+class NewcomersAnswer:
+    """What a first answer would have become, for a traveller who has one already:
+    shown, never stored."""
+
+    status: RsvpStatus
+    event: Event
+
+
+def _answer_of(event: Event, user: User) -> Rsvp | None:
+    """The user's standing answer (going, waiting, pending), not a decline."""
+    return db.session.scalar(select(Rsvp).where(
+        Rsvp.event_id == event.id, Rsvp.user_id == user.id,
+        Rsvp.status != RsvpStatus.DECLINED))
+
+
+def _newcomers_status(event: Event, guests: int) -> RsvpStatus:
+    """The status a first answer gets now. Raises EventError when the event is full."""
+    if event.rsvp_approval:
+        return RsvpStatus.PENDING
+    left = seats_left(event)
+    queue = db.session.scalar(select(Rsvp.id).where(
+        Rsvp.event_id == event.id, Rsvp.status == RsvpStatus.WAITLISTED).limit(1))
+    # Nobody jumps the queue: while people wait, new answers wait behind them.
+    if queue is None and (left is None or left >= 1 + guests):
+        return RsvpStatus.GOING
+    if event.waitlist_enabled:
+        return RsvpStatus.WAITLISTED
+    raise EventError(_("This event is full."))
 
 
 def _confirm_going(event: Event, answer: Rsvp) -> None:
@@ -257,7 +282,9 @@ def withdraw(event: Event, user: User) -> list[Rsvp]:
     """Delete the user's RSVP (nothing is kept of a change of mind) and fill the
     freed seats from the waiting list. Returns the promoted RSVPs."""
     lock_event(event)
-    found = db.session.execute(
+    # In travel mode they have answered nothing on their own screens (issue 16),
+    # so there is nothing to withdraw, even by a forged form.
+    found = not travelling(user) and db.session.execute(
         delete(Rsvp).where(Rsvp.event_id == event.id, Rsvp.user_id == user.id)
     ).rowcount
     if not found:

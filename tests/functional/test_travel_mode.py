@@ -322,6 +322,65 @@ def test_join_answers_a_traveller_as_it_answers_someone_who_never_joined(app, wo
     assert kept() == before
 
 
+# --- nor can answering an event show which events they are going to ---------------
+
+def test_rsvp_answers_a_traveller_as_it_answers_someone_who_never_answered(app, world):
+    from community.events.models import Rsvp, RsvpStatus
+    from community.hubs.settings.services import create_invite
+
+    traveller, organiser = world["traveller"], world["organiser"]
+    event = world["public"]  # the traveller is going (a real RSVP)
+    client = signed_in(app, traveller)
+    turn_on(client)
+    client.get("/dashboard")  # shows "Travel mode is on." once
+    newcomer = make_user("fresh-rsvp@travel.example", display_name="Newcomer")
+    make_membership(newcomer, world["listed"])
+    db.session.flush()
+    fresh = signed_in(app, newcomer)
+
+    def kept():
+        db.session.expire_all()
+        return sorted((answer.event_id, answer.status.value, answer.guests) for answer in
+                      db.session.scalars(select(Rsvp).where(Rsvp.user_id == traveller.id)))
+
+    before = kept()
+    url = f"/events/{event.public_id}"
+    answers = []
+    for who in (client, fresh):
+        page = who.get(url)
+        assert "You are going" not in page.get_data(as_text=True)
+        response = who.post(f"{url}/rsvp", data={"csrf_token": csrf_token(page), "guests": "0"})
+        assert response.status_code == 302 and response.headers["Location"] == url
+        answers.append(flashes(who.get(url).get_data(as_text=True)))
+    assert answers[0] == answers[1] == [("success", "You are going. See you there!")]
+    # Withdrawing, even by a forged form, answers as to someone with no answer.
+    response = client.post(f"{url}/withdraw", data={"csrf_token": csrf_token(client.get(url))},
+                           follow_redirects=True)
+    assert flashes(response.get_data(as_text=True)) == [
+        ("error", "You have not answered this event.")]
+    assert kept() == before
+
+    # An invite-only event's link: the newcomer's answer, no use of the link taken.
+    supper = make_event(world["listed"], title_en="Quiet supper", audience=Audience.INVITE)
+    make_rsvp(supper, traveller)
+    with app.test_request_context("/"):
+        invite, token = create_invite(world["listed"], organiser, expires_in_days=7,
+                                      max_uses=5, event=supper)
+    db.session.flush()
+    before = kept()
+    link = f"/events/invite/{token}"
+    page = client.get(link)
+    assert page.status_code == 200 and "already" not in page.get_data(as_text=True)
+    response = client.post(link, data={"csrf_token": csrf_token(page)})
+    assert response.headers.get("Location") == f"/events/{supper.public_id}", response.status
+    assert flashes(client.get("/dashboard").get_data(as_text=True)) == [
+        ("success", "You are going. See you there!")]
+    db.session.refresh(invite)
+    assert invite.use_count == 0
+    assert kept() == before
+    assert RsvpStatus.GOING.value in str(before)
+
+
 # --- no email to a bare address either -------------------------------------------
 
 def test_no_mail_to_a_bare_address_while_travelling(app, world):
