@@ -100,8 +100,9 @@ def test_every_encrypted_column_is_text():
     assert {name: columns for name, columns in
             encryption.encrypted_columns(db.metadata).items()} == {
         "events": ["venue", "address", "online_url"],
-        "memberships": ["organiser_notes"],
+        "memberships": ["join_answer", "organiser_notes"],
         "outbox_emails": ["to_address", "subject", "body_text", "body_html", "extra_headers"],
+        "reports": ["reason"],
         "rsvps": ["note"],
         "users": ["email", "totp_secret"],
     }
@@ -263,4 +264,53 @@ def test_the_migration_encrypts_existing_rows_and_the_downgrade_decrypts(empty_d
                 "Old.Member@example.org", "JBSWY3DPEHPK3PXP")
             assert conn.execute(sa.text("SELECT subject FROM outbox_emails")).scalar_one() == (
                 "Reminder: picnic")
+        db.engine.dispose()
+
+
+@pytest.mark.no_db
+def test_join_answers_and_report_reasons_are_encrypted_by_their_migration(empty_database_url):
+    from flask_migrate import downgrade, upgrade
+
+    from community.admin.models import Report
+    from community.hubs.models import Membership
+
+    app = create_app(base_config(empty_database_url))
+    with app.app_context():
+        upgrade(revision="c7d14e0a5b21")
+        hub, asker, quiet = make_hub(), make_user(), make_user()
+        ids = {"hub": hub.id, "asker": asker.id, "quiet": quiet.id,
+               "chapter": hub.chapter_id, "now": datetime(2026, 11, 1, tzinfo=UTC)}
+        db.session.commit()
+        with db.engine.begin() as conn:
+            for n, (user, answer) in enumerate((("asker", "My uncle was at the vigil"),
+                                               ("quiet", ""))):
+                conn.execute(sa.text(
+                    "INSERT INTO memberships (public_id, user_id, hub_id, role, status, "
+                    "join_answer, created_at, updated_at) VALUES (:pid, :user, :hub, "
+                    "'member', 'pending', :answer, :now, :now)"),
+                    ids | {"pid": f"m{n}", "user": ids[user], "answer": answer})
+            conn.execute(sa.text(
+                "INSERT INTO reports (public_id, reporter_id, target_type, target_public_id, "
+                "hub_id, chapter_id, reason, status, created_at) VALUES ('r1', :asker, "
+                "'update', 'x1', :hub, :chapter, 'It names my neighbour', 'open', :now)"), ids)
+        upgrade()
+        with db.engine.connect() as conn:
+            answers = conn.execute(sa.text(
+                "SELECT join_answer FROM memberships ORDER BY public_id")).scalars().all()
+            reason = conn.execute(sa.text("SELECT reason FROM reports")).scalar_one()
+        assert "vigil" not in answers[0] and answers[1] == ""
+        assert "neighbour" not in reason
+        db.session.expire_all()
+        assert sorted(m.join_answer for m in db.session.scalars(select(Membership))) == [
+            "", "My uncle was at the vigil"]
+        assert db.session.scalar(select(Report)).reason == "It names my neighbour"
+        db.session.remove()
+
+        downgrade(revision="c7d14e0a5b21")
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.text(
+                "SELECT join_answer FROM memberships ORDER BY public_id")).scalars().all() == [
+                "My uncle was at the vigil", ""]
+            assert conn.execute(sa.text("SELECT reason FROM reports")).scalar_one() == (
+                "It names my neighbour")
         db.engine.dispose()
