@@ -185,6 +185,7 @@ def retention() -> dict[str, int]:
                 int(config.get("UNSENT_MAIL_RETENTION_DAYS", r.DEFAULT_UNSENT_MAIL_DAYS)),
             ).items()},
             **r.purge_tokens(),
+            "door_staff": r.purge_door_staff(),
         }
         db.session.commit()
     r.scrub()

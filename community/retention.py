@@ -7,11 +7,13 @@ and prune old audit entries. Each is idempotent: a second run finds nothing.
     flask --app wsgi purge-sessions
     flask --app wsgi purge-mail
     flask --app wsgi purge-tokens
+    flask --app wsgi purge-door-staff
 
 Every table that can point at a person is covered: RSVPs and their check-ins
 (anonymised; burnt outright for burn-after events, community.events.burn),
 the outbox (blanked on delivery, deleted here), audit entries, sessions,
-unverified accounts, used recovery codes and spent invites. Each command then
+unverified accounts, used recovery codes, spent invites, and door-staff
+assignments of events that are over. Each command then
 scrubs the database file (``database.scrub_after_purge``).
 """
 
@@ -28,6 +30,8 @@ from sqlalchemy import and_, delete, or_, select, update
 from community.audit_models import AuditEntry
 from community.auth.models import RecoveryCode, User, UserSession
 from community.database import scrub_after_purge, utcnow
+from community.events.burn import grace_period
+from community.events.door.models import DoorStaff
 from community.events.models import Event, Rsvp
 from community.extensions import db
 from community.hubs.models import ChapterRole, Invite, MemberRole, Membership, MembershipStatus
@@ -43,7 +47,7 @@ DEFAULT_UNSENT_MAIL_DAYS = 3
 TOKEN_GRACE = timedelta(hours=24)
 # The tables the jobs delete from, for scrub_after_purge.
 PURGED_TABLES = ("rsvps", "audit_entries", "users", "user_sessions", "recovery_codes",
-                 "memberships", "outbox_emails", "invites")
+                 "memberships", "outbox_emails", "invites", "door_staff")
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +239,37 @@ def purge_tokens(now: datetime | None = None) -> dict[str, int]:
     return {"recovery_codes": codes, "invites": invites}
 
 
+def door_staff_to_purge(now: datetime | None = None) -> list[int]:
+    """Door-staff assignments of events that ended more than the burn grace
+    period (BURN_GRACE_PERIOD, 24 hours) ago: they grant nothing any more
+    (permissions.door_staff_active) and only tie a person to an event."""
+    cutoff = (now or utcnow()) - grace_period()
+    return list(db.session.scalars(
+        select(DoorStaff.id).join(Event, DoorStaff.event_id == Event.id)
+        .where(Event.ends_at < cutoff).order_by(DoorStaff.id)))
+
+
+def delete_door_staff(ids: list[int], progress: Progress | None = None) -> int:
+    done = 0
+    for chunk in _batches(ids):
+        result = db.session.execute(delete(DoorStaff).where(DoorStaff.id.in_(chunk)),
+                                    execution_options={"synchronize_session": False})
+        done += result.rowcount or 0
+        if progress is not None:
+            progress(len(chunk))
+    return done
+
+
+def purge_door_staff(now: datetime | None = None, progress: Progress | None = None) -> int:
+    """Delete door-staff assignments of ended events, with a log line that
+    gives only the count (it names no one and no event)."""
+    done = delete_door_staff(door_staff_to_purge(now), progress)
+    if done:
+        log.info("deleted %d door-staff assignments of events that ended more than %s ago",
+                 done, grace_period())
+    return done
+
+
 def scrub(tables=PURGED_TABLES) -> None:
     """Call after the purge has committed; never raises (a busy file is scrubbed next time)."""
     try:
@@ -251,8 +286,8 @@ def _days(value: int | None, key: str, default: int) -> int:
 
 
 def init_cli(app: Flask) -> None:
-    """Register `anonymise-past-rsvps`, `prune-audit`, `purge-unverified` and
-    `purge-sessions`."""
+    """Register `anonymise-past-rsvps`, `prune-audit`, `purge-unverified`,
+    `purge-sessions`, `purge-mail`, `purge-tokens` and `purge-door-staff`."""
 
     @app.cli.command("anonymise-past-rsvps")
     @click.option("--older-than", "days", type=click.IntRange(min=0), default=None,
@@ -330,3 +365,14 @@ def init_cli(app: Flask) -> None:
         scrub()
         click.echo(f"Deleted {done['recovery_codes']} used recovery codes and "
                    f"{done['invites']} spent invites.")
+
+    @app.cli.command("purge-door-staff")
+    def purge_door_staff_command() -> None:
+        """Delete door-staff assignments of events that ended more than
+        BURN_GRACE_PERIOD (24 hours) ago."""
+        ids = door_staff_to_purge()
+        with click.progressbar(length=len(ids), label="Deleting door-staff assignments") as bar:
+            done = delete_door_staff(ids, bar.update)
+        db.session.commit()
+        scrub(("door_staff",))
+        click.echo(f"Deleted {done} door-staff assignments of events that have ended.")

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from community.database import Base, created_at, enum_type, intpk, public_id
+from community.encryption import EncryptedText
 
 
 class ReportTarget(enum.Enum):
@@ -44,7 +45,8 @@ class Report(Base):
     chapter_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("chapters.id", ondelete="CASCADE"), index=True
     )
-    reason: Mapped[str] = mapped_column(sa.Text)
+    # The reporter's own words, which may name people: encrypted (R40).
+    reason: Mapped[str] = mapped_column(EncryptedText("reports.reason"))
     status: Mapped[ReportStatus] = mapped_column(
         enum_type(ReportStatus, "report_status"), default=ReportStatus.OPEN
     )

@@ -163,8 +163,11 @@ class Membership(Base):
     status: Mapped[MembershipStatus] = mapped_column(
         enum_type(MembershipStatus, "membership_status"), default=MembershipStatus.PENDING
     )
-    join_answer: Mapped[str] = mapped_column(sa.String(1000), default="", server_default="")
-    # Private to the hub's organisers (R40 will encrypt it).
+    # The answer to the hub's join question (at most 1000 characters, the join
+    # form's limit): it can say why someone came, so it is encrypted (R40).
+    join_answer: Mapped[str] = mapped_column(EncryptedText("memberships.join_answer"),
+                                             default="", server_default="")
+    # Private to the hub's organisers; encrypted (R40).
     organiser_notes: Mapped[str] = mapped_column(EncryptedText("memberships.organiser_notes"),
                                                  default="", server_default="")
     # The member agreed to be listed to fellow members of this hub (R6).

@@ -15,7 +15,7 @@ from community.events.attendees import services as attendee_services
 from community.events.door.models import DoorStaff
 from community.events.models import EventStatus, Rsvp
 from community.extensions import db
-from community.factories import make_membership, make_user
+from community.factories import make_event, make_membership, make_user
 from community.hubs.models import Membership, MembershipStatus
 from tests.conftest import TEST_SECRET, csrf_token, outbox
 from tests.functional.test_attendees import (
@@ -245,6 +245,41 @@ def test_no_door_staff_for_an_event_that_has_ended(app, world):
     assert "has not ended" in error.value.message
     assert db.session.scalar(select(DoorStaff).where(
         DoorStaff.user_id == world["users"]["member"].id)) is None
+
+
+def test_retention_deletes_door_staff_of_events_ended_past_the_grace_only(app, world,
+                                                                          caplog):
+    from community import jobs, retention
+
+    hub, event, users = world["hub"], world["event"], world["users"]
+    long_over = make_event(hub, starts_at=utcnow() - timedelta(days=2))
+    just_over = make_event(hub, starts_at=utcnow() - timedelta(hours=3))  # ended an hour ago
+    for ended, user in ((long_over, "door"), (long_over, "member"), (just_over, "door")):
+        db.session.add(DoorStaff(event_id=ended.id, user_id=users[user].id))
+    db.session.flush()
+
+    def assigned(which) -> list[int]:
+        db.session.expire_all()
+        return sorted(db.session.scalars(
+            select(DoorStaff.user_id).where(DoorStaff.event_id == which.id)))
+
+    with caplog.at_level("INFO", logger="community.retention"):
+        done = jobs.retention()
+    assert done["door_staff"] == 2
+    assert assigned(long_over) == []
+    # Within BURN_GRACE_PERIOD (24 hours) of its end, and still to come: kept.
+    assert assigned(just_over) == [users["door"].id]
+    assert assigned(event) == [users["door"].id]
+    assert client_as(app, users["door"]).get(door_url(event)).status_code == 200
+    page = client_as(app, users["organiser"]).get(f"/events/{event.public_id}/door-staff")
+    assert "Door Volunteer" in page.get_data(as_text=True)
+    # The log line gives a count and names no one, nor the event.
+    assert "deleted 2 door-staff assignments" in caplog.text
+    for name in ("Door Volunteer", "door@attendees.example", users["door"].public_id,
+                 users["member"].public_id, long_over.public_id, long_over.title_en):
+        assert name not in caplog.text
+
+    assert retention.purge_door_staff() == 0  # idempotent
 
 
 def test_in_a_hub_that_keeps_no_check_in_records_the_door_stores_nothing(app, world):

@@ -1,11 +1,12 @@
 """Issue 13's "done when": a copy of the database gives away nothing useful.
 
 Demo data, a sign-up, mail sent, an RSVP to an event whose place is for
-attendees only, the retention job and an account deletion; then the raw
-bytes (the SQLite file with its WAL, or a plain `pg_dump` on PostgreSQL) hold
-no email address, hidden venue or address, two-factor key, organiser note,
-RSVP note, or email subject or body in clear. The member's export and "who
-looked at my RSVPs" still work.
+attendees only, an answer to a hub's join question, a report, the retention
+job and an account deletion; then the raw bytes (the SQLite file with its
+WAL, or a plain `pg_dump` on PostgreSQL) hold no email address, hidden venue
+or address, two-factor key, organiser note, RSVP note, join answer, report
+reason, or email subject or body in clear. The member's export, the
+moderators' queue and "who looked at my RSVPs" still work.
 """
 
 from __future__ import annotations
@@ -21,14 +22,16 @@ import sqlalchemy as sa
 from sqlalchemy import select
 
 from community import create_app
+from community.admin.models import Report
+from community.admin.services import open_reports
 from community.auth.models import User
 from community.auth.services import find_user
 from community.cli import seed_demo
 from community.events.attendees.services import open_attendee_list
 from community.events.models import Event, Tier
 from community.extensions import db
-from community.factories import make_event, make_membership, make_user
-from community.hubs.models import Hub, MemberRole, Membership
+from community.factories import make_event, make_hub, make_membership, make_update, make_user
+from community.hubs.models import Hub, JoinPolicy, MemberRole, Membership
 from community.jobs import retention
 from community.mail import send_pending
 from community.members.services import export_user_data
@@ -55,6 +58,8 @@ ADDRESS = "41 Markerhidden Lane, Croydon"
 ONLINE = "https://meet.example/marker-room-9x"
 ORGANISER_NOTE = "Marker note: brother works at the consulate"
 RSVP_NOTE = "Marker rsvp: I will come with my cousin"
+JOIN_ANSWER = "Marker join: my aunt was arrested at the vigil"
+REPORT_REASON = "Marker report: this comment names my neighbour"
 
 
 @pytest.fixture
@@ -107,6 +112,10 @@ def test_a_seized_database_gives_away_nothing_useful(seized_url):
                            online_url=ONLINE, location_visibility=Tier.ATTENDEES,
                            online_visibility=Tier.ATTENDEES, burn_after=True)
         event_id = event.public_id
+        asking = make_hub(hub.chapter, join_policy=JoinPolicy.APPROVAL,
+                          join_question="How did you hear of us?")
+        asking_slug = asking.slug
+        update_id = make_update(hub).public_id
         totp_secret = organiser.totp_secret
         db.session.commit()
 
@@ -127,6 +136,11 @@ def test_a_seized_database_gives_away_nothing_useful(seized_url):
     assert _post(client, f"/events/{event_id}/rsvp", f"/events/{event_id}",
                  {"guests": "0", "note": RSVP_NOTE}).status_code == 302
     assert VENUE in client.get(f"/events/{event_id}").get_data(as_text=True)
+    # Ask to join a hub that asks a question, and report an update.
+    assert _post(client, f"/hubs/{asking_slug}/join", f"/hubs/{asking_slug}",
+                 {"answer": JOIN_ANSWER}).status_code == 302
+    assert _post(client, f"/updates/{update_id}/report", f"/updates/{update_id}/report",
+                 {"reason": REPORT_REASON}).status_code == 302
 
     with app.app_context():
         event = db.session.scalar(select(Event).where(Event.public_id == event_id))
@@ -158,6 +172,7 @@ def test_a_seized_database_gives_away_nothing_useful(seized_url):
         member = find_user(SIGN_UP)
         exported = export_user_data(member)
         assert STORED in str(exported) and RSVP_NOTE in str(exported)
+        assert JOIN_ANSWER in str(exported) and REPORT_REASON in str(exported)
         seen = accesses(member)
         assert seen.total >= 1
         db.session.commit()
@@ -168,6 +183,7 @@ def test_a_seized_database_gives_away_nothing_useful(seized_url):
         "venue": VENUE, "address": ADDRESS, "online link": ONLINE,
         "two-factor key": totp_secret, "deleted account's blind index": leaver_index,
         "organiser note": ORGANISER_NOTE, "rsvp note": RSVP_NOTE,
+        "join answer": JOIN_ANSWER, "report reason": REPORT_REASON,
         **{f"mail {n}": text for n, text in enumerate(secrets_in_mail) if len(text) > 12},
     }
     found = sorted(name for name, marker in markers.items()
@@ -177,6 +193,9 @@ def test_a_seized_database_gives_away_nothing_useful(seized_url):
     with app.app_context():
         assert db.session.scalar(select(Membership).where(
             Membership.organiser_notes != "")) is not None
+        assert JOIN_ANSWER in [m.join_answer for m in db.session.scalars(select(Membership))]
+        assert REPORT_REASON in [row.report.reason for row in open_reports(per_page=500).items]
+        assert db.session.scalar(select(Report).where(Report.reason != "")) is not None
         assert find_user(SIGN_UP).email == STORED
         db.session.remove()
         db.engine.dispose()

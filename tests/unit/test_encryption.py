@@ -12,12 +12,14 @@ import sqlalchemy as sa
 from sqlalchemy import select
 
 from community import UnsafeConfiguration, create_app, encryption
+from community.admin.models import Report, ReportTarget
 from community.auth.models import User
 from community.auth.services import find_user
 from community.encryption import EncryptedText, Keyring, UndecryptableValue, parse_data_keys
 from community.events.models import Event
 from community.extensions import db
-from community.factories import make_event, make_hub, make_user
+from community.factories import make_event, make_hub, make_membership, make_user
+from community.hubs.models import Membership
 from tests.conftest import base_config
 
 
@@ -100,8 +102,9 @@ def test_every_encrypted_column_is_text():
     assert {name: columns for name, columns in
             encryption.encrypted_columns(db.metadata).items()} == {
         "events": ["venue", "address", "online_url"],
-        "memberships": ["organiser_notes"],
+        "memberships": ["join_answer", "organiser_notes"],
         "outbox_emails": ["to_address", "subject", "body_text", "body_html", "extra_headers"],
+        "reports": ["reason"],
         "rsvps": ["note"],
         "users": ["email", "totp_secret"],
     }
@@ -156,6 +159,11 @@ def test_rotate_keys_is_resumable_and_old_values_stay_readable(tmp_path, monkeyp
             make_user(f"rotate{n}@example.org", totp_secret=f"SECRET{n}")
             make_event(hub, address=f"{n} Hidden Road",
                        starts_at=datetime(2099, 1, 1, 18, tzinfo=UTC))
+        # One row each for the join answer and the report reason.
+        asker = make_membership(find_user("rotate0@example.org"), hub,
+                                join_answer="Through the vigil")
+        db.session.add(Report(reporter_id=asker.user_id, target_type=ReportTarget.USER,
+                              target_public_id="x1", hub_id=hub.id, reason="Names my sister"))
         db.session.commit()
         before = key_rotation.count_stale()
         assert before == 0
@@ -163,7 +171,7 @@ def test_rotate_keys_is_resumable_and_old_values_stay_readable(tmp_path, monkeyp
         # Start, then stop after the first batch of one row.
         new_id = key_rotation.start_file_rotation(path)
         assert encryption.keyring().current_id == new_id
-        assert key_rotation.count_stale() == 10
+        assert key_rotation.count_stale() == 12
         monkeypatch.setattr(key_rotation, "BATCH", 1)
 
         def interrupt(_n):
@@ -171,7 +179,7 @@ def test_rotate_keys_is_resumable_and_old_values_stay_readable(tmp_path, monkeyp
 
         with pytest.raises(KeyboardInterrupt):
             key_rotation.reencrypt(interrupt)
-        assert key_rotation.count_stale() == 9
+        assert key_rotation.count_stale() == 11
         # Mid-rotation, values under either key read back.
         db.session.expire_all()
         assert sorted(u.totp_secret for u in db.session.scalars(select(User))) == [
@@ -185,16 +193,20 @@ def test_rotate_keys_is_resumable_and_old_values_stay_readable(tmp_path, monkeyp
         assert [entry.partition(":")[0] for entry in stored["data_keys"]] == [new_id]
         assert "rotating" not in stored
         raw = db.session.execute(sa.text("SELECT email, totp_secret FROM users")).all()
+        raw += db.session.execute(sa.text(
+            "SELECT join_answer FROM memberships UNION ALL SELECT reason FROM reports")).all()
         assert all(value.startswith(new_id + ":") for row in raw for value in row)
         db.session.expire_all()
         assert find_user("rotate3@example.org").totp_secret == "SECRET3"
         assert sorted(e.address for e in db.session.scalars(select(Event))) == [
             f"{n} Hidden Road" for n in range(5)]
+        assert db.session.scalar(select(Membership)).join_answer == "Through the vigil"
+        assert db.session.scalar(select(Report)).reason == "Names my sister"
 
         # A second full rotation adds another key and says the old one may go.
         again = app.test_cli_runner().invoke(args=["rotate-keys"])
         assert again.exit_code == 0, again.output
-        assert "Re-encrypted 10 rows" in again.output
+        assert "Re-encrypted 12 rows" in again.output
         assert f"old keys {new_id} may now be retired" in again.output
         db.session.remove()
         db.engine.dispose()
@@ -263,4 +275,50 @@ def test_the_migration_encrypts_existing_rows_and_the_downgrade_decrypts(empty_d
                 "Old.Member@example.org", "JBSWY3DPEHPK3PXP")
             assert conn.execute(sa.text("SELECT subject FROM outbox_emails")).scalar_one() == (
                 "Reminder: picnic")
+        db.engine.dispose()
+
+
+@pytest.mark.no_db
+def test_join_answers_and_report_reasons_are_encrypted_by_their_migration(empty_database_url):
+    from flask_migrate import downgrade, upgrade
+
+    app = create_app(base_config(empty_database_url))
+    with app.app_context():
+        upgrade(revision="c7d14e0a5b21")
+        hub, asker, quiet = make_hub(), make_user(), make_user()
+        ids = {"hub": hub.id, "asker": asker.id, "quiet": quiet.id,
+               "chapter": hub.chapter_id, "now": datetime(2026, 11, 1, tzinfo=UTC)}
+        db.session.commit()
+        with db.engine.begin() as conn:
+            for n, (user, answer) in enumerate((("asker", "My uncle was at the vigil"),
+                                               ("quiet", ""))):
+                conn.execute(sa.text(
+                    "INSERT INTO memberships (public_id, user_id, hub_id, role, status, "
+                    "join_answer, created_at, updated_at) VALUES (:pid, :user, :hub, "
+                    "'member', 'pending', :answer, :now, :now)"),
+                    ids | {"pid": f"m{n}", "user": ids[user], "answer": answer})
+            conn.execute(sa.text(
+                "INSERT INTO reports (public_id, reporter_id, target_type, target_public_id, "
+                "hub_id, chapter_id, reason, status, created_at) VALUES ('r1', :asker, "
+                "'update', 'x1', :hub, :chapter, 'It names my neighbour', 'open', :now)"), ids)
+        upgrade()
+        with db.engine.connect() as conn:
+            answers = conn.execute(sa.text(
+                "SELECT join_answer FROM memberships ORDER BY public_id")).scalars().all()
+            reason = conn.execute(sa.text("SELECT reason FROM reports")).scalar_one()
+        assert "vigil" not in answers[0] and answers[1] == ""
+        assert "neighbour" not in reason
+        db.session.expire_all()
+        assert sorted(m.join_answer for m in db.session.scalars(select(Membership))) == [
+            "", "My uncle was at the vigil"]
+        assert db.session.scalar(select(Report)).reason == "It names my neighbour"
+        db.session.remove()
+
+        downgrade(revision="c7d14e0a5b21")
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.text(
+                "SELECT join_answer FROM memberships ORDER BY public_id")).scalars().all() == [
+                "My uncle was at the vigil", ""]
+            assert conn.execute(sa.text("SELECT reason FROM reports")).scalar_one() == (
+                "It names my neighbour")
         db.engine.dispose()

@@ -258,6 +258,9 @@ def test_purge_mail_and_tokens_commands_report(app, runner):
     result = runner.invoke(args=["purge-tokens"])
     assert result.exit_code == 0, result.output
     assert "used recovery codes" in result.output
+    result = runner.invoke(args=["purge-door-staff"])
+    assert result.exit_code == 0, result.output
+    assert "Deleted 0 door-staff assignments of events that have ended." in result.output
 
 
 def test_sqlite_connections_delete_securely(app):
