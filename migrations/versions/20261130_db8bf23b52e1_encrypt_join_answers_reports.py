@@ -7,7 +7,7 @@ encrypted with the current key (from the configuration or instance/keys.json,
 as the app loads them). The downgrade decrypts them back into plain columns.
 
 Revision ID: db8bf23b52e1
-Revises: c7d14e0a5b21
+Revises: 9d3e61c0f2a4
 Create Date: 2026-11-30 15:00:00
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'db8bf23b52e1'
-down_revision = 'c7d14e0a5b21'
+down_revision = '9d3e61c0f2a4'
 branch_labels = None
 depends_on = None
 

@@ -284,7 +284,7 @@ def test_join_answers_and_report_reasons_are_encrypted_by_their_migration(empty_
 
     app = create_app(base_config(empty_database_url))
     with app.app_context():
-        upgrade(revision="c7d14e0a5b21")
+        upgrade(revision="9d3e61c0f2a4")
         hub, asker, quiet = make_hub(), make_user(), make_user()
         ids = {"hub": hub.id, "asker": asker.id, "quiet": quiet.id,
                "chapter": hub.chapter_id, "now": datetime(2026, 11, 1, tzinfo=UTC)}
@@ -314,7 +314,7 @@ def test_join_answers_and_report_reasons_are_encrypted_by_their_migration(empty_
         assert db.session.scalar(select(Report)).reason == "It names my neighbour"
         db.session.remove()
 
-        downgrade(revision="c7d14e0a5b21")
+        downgrade(revision="9d3e61c0f2a4")
         with db.engine.connect() as conn:
             assert conn.execute(sa.text(
                 "SELECT join_answer FROM memberships ORDER BY public_id")).scalars().all() == [
