@@ -92,15 +92,20 @@ def audit_entries_to_prune(older_than_days: int, now: datetime | None = None) ->
         select(AuditEntry.id).where(AuditEntry.created_at < cutoff).order_by(AuditEntry.id)))
 
 
-def delete_audit_entries(ids: list[int], progress: Progress | None = None) -> int:
+def delete_rows(model, ids: list[int], progress: Progress | None = None) -> int:
+    """Delete the rows of ``model`` with these ids, in batches; how many went."""
     done = 0
     for chunk in _batches(ids):
-        db.session.execute(delete(AuditEntry).where(AuditEntry.id.in_(chunk)),
-                           execution_options={"synchronize_session": False})
-        done += len(chunk)
+        result = db.session.execute(delete(model).where(model.id.in_(chunk)),
+                                    execution_options={"synchronize_session": False})
+        done += result.rowcount or 0
         if progress is not None:
             progress(len(chunk))
     return done
+
+
+def delete_audit_entries(ids: list[int], progress: Progress | None = None) -> int:
+    return delete_rows(AuditEntry, ids, progress)
 
 
 def prune_audit(older_than_days: int, now: datetime | None = None,
@@ -182,14 +187,7 @@ def sessions_to_purge(now: datetime | None = None) -> list[int]:
 
 
 def delete_sessions(ids: list[int], progress: Progress | None = None) -> int:
-    done = 0
-    for chunk in _batches(ids):
-        result = db.session.execute(delete(UserSession).where(UserSession.id.in_(chunk)),
-                                    execution_options={"synchronize_session": False})
-        done += result.rowcount or 0
-        if progress is not None:
-            progress(len(chunk))
-    return done
+    return delete_rows(UserSession, ids, progress)
 
 
 def purge_sessions(now: datetime | None = None, progress: Progress | None = None) -> int:
@@ -250,14 +248,7 @@ def door_staff_to_purge(now: datetime | None = None) -> list[int]:
 
 
 def delete_door_staff(ids: list[int], progress: Progress | None = None) -> int:
-    done = 0
-    for chunk in _batches(ids):
-        result = db.session.execute(delete(DoorStaff).where(DoorStaff.id.in_(chunk)),
-                                    execution_options={"synchronize_session": False})
-        done += result.rowcount or 0
-        if progress is not None:
-            progress(len(chunk))
-    return done
+    return delete_rows(DoorStaff, ids, progress)
 
 
 def purge_door_staff(now: datetime | None = None, progress: Progress | None = None) -> int:
