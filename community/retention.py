@@ -30,7 +30,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from community.audit_models import AuditEntry
 from community.auth.models import RecoveryCode, User, UserSession
 from community.database import scrub_after_purge, utcnow
-from community.events.burn import grace_period
+from community.events.burn import burn_past_events, grace_period
 from community.events.door.models import DoorStaff
 from community.events.models import Event, Rsvp
 from community.extensions import db
@@ -278,7 +278,17 @@ def _days(value: int | None, key: str, default: int) -> int:
 
 def init_cli(app: Flask) -> None:
     """Register `anonymise-past-rsvps`, `prune-audit`, `purge-unverified`,
-    `purge-sessions`, `purge-mail`, `purge-tokens` and `purge-door-staff`."""
+    `purge-sessions`, `purge-mail`, `purge-tokens`, `purge-door-staff` and
+    `burn-past-events`."""
+
+    @app.cli.command("burn-past-events")
+    def burn_command() -> None:
+        """Delete the answers of burn-after events that ended (plus the grace period)."""
+        done = burn_past_events(commit=True)
+        db.session.commit()
+        scrub(("rsvps", "outbox_emails", "audit_entries"))
+        click.echo(f"Burnt {done.events} events: deleted {done.rsvps} answers and "
+                   f"{done.emails} emails.")
 
     @app.cli.command("anonymise-past-rsvps")
     @click.option("--older-than", "days", type=click.IntRange(min=0), default=None,

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import click
 from flask import Flask, current_app
 from sqlalchemy import delete, or_, select
 
@@ -113,16 +112,6 @@ def burn_past_events(now: datetime | None = None, commit: bool = False) -> Burnt
 
 
 def init_app(app: Flask) -> None:
-    """Register `burn-past-events` and the templates' ``burn_date``."""
+    """Register the templates' ``burn_date`` (the command, `burn-past-events`, is
+    with the other purges in ``community.retention``)."""
     app.add_template_global(burn_date, "burn_date")
-
-    @app.cli.command("burn-past-events")
-    def burn_command() -> None:
-        """Delete the answers of burn-after events that ended (plus the grace period)."""
-        from community.retention import scrub
-
-        done = burn_past_events(commit=True)
-        db.session.commit()
-        scrub(("rsvps", "outbox_emails", "audit_entries"))
-        click.echo(f"Burnt {done.events} events: deleted {done.rsvps} answers and "
-                   f"{done.emails} emails.")

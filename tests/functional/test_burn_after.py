@@ -135,3 +135,20 @@ def test_an_event_already_burnt_cannot_take_burn_after_back(app, world):
     assert response.status_code == 400  # the form, with its error
     assert "The answers to this event have already been deleted" in text(response)
     assert reload(event).burn_after
+
+
+def test_the_command_burns_what_ended_and_says_how_much(app, world):
+    """`flask burn-past-events`, as an operator runs it (README, Retention)."""
+    ended = utcnow() - timedelta(days=2)
+    event = make_event(world["hub"], starts_at=ended - timedelta(hours=2), ends_at=ended,
+                       burn_after=True)
+    for _ in range(2):
+        make_rsvp(event, make_user())
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["burn-past-events"])
+    assert result.exit_code == 0, result.output
+    assert "Burnt 1 events: deleted 2 answers" in result.output
+    db.session.expire_all()
+    assert _answers(db.session.get(Event, event.id)) == 0
+    again = app.test_cli_runner().invoke(args=["burn-past-events"])
+    assert "Burnt 0 events" in again.output
