@@ -425,8 +425,11 @@ def public_listing(*, query: str = "", chapter_code: str = "", hub_slug: str = "
                               func.lower(Event.title_zh).like(pattern, escape="\\")))
     anchor = None
     if after and len(after) <= 32 and "\x00" not in after:
+        # Only an event of this very list: another's place in it would tell
+        # when an event the reader may not see starts.
         anchor = db.session.execute(
-            select(Event.starts_at, Event.id).where(Event.public_id == after)).first()
+            stmt.with_only_columns(Event.starts_at, Event.id)
+            .where(Event.public_id == after)).first()
     # In the listing's order, so both databases count along ix_events_listing too.
     count = stmt.with_only_columns(Event.id).order_by(Event.starts_at, Event.id)
     if anchor is not None:

@@ -64,6 +64,21 @@ def test_short_lists_keep_an_exact_count_and_an_unknown_cursor_is_page_one(clien
     assert client.get("/events?after=" + "x" * 500).status_code == 200
 
 
+def test_a_hidden_events_id_as_cursor_shows_nothing_of_its_time(client, small_cap):
+    """``after=`` with a members-only event's id is an unknown cursor: which public
+    events come after it would tell when it starts (DESIGN §2)."""
+    from community.events.models import Audience
+
+    hub = make_hub(make_chapter("kh"), "hidden-cursor-hub")
+    start = datetime(2099, 3, 1, 12, tzinfo=UTC)
+    for n in range(3):
+        make_event(hub, title_en=f"CAP-{n:02d}", starts_at=start + timedelta(hours=n))
+    secret = make_event(hub, title_en="SECRET", audience=Audience.MEMBERS,
+                        starts_at=start + timedelta(hours=1, minutes=30))
+    page = client.get(f"/events?hub=hidden-cursor-hub&after={secret.public_id}")
+    assert titles(page.get_data(as_text=True)) == ["CAP-00", "CAP-01", "CAP-02"]
+
+
 def test_upcoming_lists_keep_events_running_now_within_the_window(client):
     hub = make_hub(make_chapter("kw"), "window-hub")
     now = utcnow()
