@@ -225,11 +225,11 @@ def cached_feed(view):
             if response.status_code != 200 or "Set-Cookie" in response.headers:
                 return response
             body = response.get_data()
-            from community.hubs.settings.routes import _hidden_from_search
+            from community.permissions import request_hidden_from_search
 
             entry = {"body": body, "headers": _kept_headers(response),
                      # The robots header of a hub's feed, decided once, not per request.
-                     "noindex": _hidden_from_search(),
+                     "noindex": request_hidden_from_search(),
                      "etag": hashlib.sha256(body).hexdigest()[:32],
                      # When this body was made: what the stamp misses (a reveal time
                      # passing) must not be answered 304 by date.

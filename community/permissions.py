@@ -380,3 +380,20 @@ def decide_indexing(*, public: bool = True, hub: Hub | None = None,
     """
     g.noindex = not public or hidden_from_search_engines(hub=hub, event=event, update=update)
     return g.noindex
+
+
+def request_hidden_from_search() -> bool:
+    """What this request decided (``decide_indexing``); a page under /hubs/<slug>
+    that decided nothing follows its hub. For the X-Robots-Tag header and for
+    the cached copies of calendars and feeds."""
+    from flask import request
+
+    flag = g.get("noindex")
+    if flag is not None:
+        return bool(flag)
+    rule = request.url_rule
+    slug = (request.view_args or {}).get("slug")
+    if rule is None or not isinstance(slug, str) or not rule.rule.startswith("/hubs/<slug>"):
+        return False
+    hub = db.session.scalar(select(Hub).where(Hub.slug == slug))
+    return hub is not None and hidden_from_search_engines(hub=hub)

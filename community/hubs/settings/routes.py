@@ -12,11 +12,9 @@ from functools import wraps
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from community.auth.decorators import login_required, two_factor_required, verified_required
 from community.errors import show_on_form
-from community.extensions import db
 from community.hubs import services as hub_services
 from community.hubs.models import Hub
 from community.hubs.settings import services as services
@@ -29,9 +27,9 @@ from community.hubs.settings.forms import (
 from community.i18n import timezone_names
 from community.permissions import (
     HubAction,
-    hidden_from_search_engines,
     hub_or_404,
     membership_of,
+    request_hidden_from_search,
 )
 from community.security import absolute_url
 
@@ -56,21 +54,9 @@ def robots_header(response):
     Only successful pages get the header, so a 404 or a redirect for a hidden
     hub stays identical to one for a hub that does not exist (R8).
     """
-    if 200 <= response.status_code < 300 and _hidden_from_search():
+    if 200 <= response.status_code < 300 and request_hidden_from_search():
         response.headers["X-Robots-Tag"] = ROBOTS
     return response
-
-
-def _hidden_from_search() -> bool:
-    flag = g.get("noindex")
-    if flag is not None:
-        return bool(flag)
-    rule = request.url_rule
-    slug = (request.view_args or {}).get("slug")
-    if rule is None or not isinstance(slug, str) or not rule.rule.startswith("/hubs/<slug>"):
-        return False
-    hub = db.session.scalar(select(Hub).where(Hub.slug == slug))
-    return hub is not None and hidden_from_search_engines(hub=hub)
 
 
 # --- guards and helpers ----------------------------------------------------------
