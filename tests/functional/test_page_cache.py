@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import os
 import re
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event as sa_event
 
 from community import pagecache
 from community.database import utcnow
@@ -25,6 +23,7 @@ from community.factories import (
     make_user,
 )
 from tests.conftest import csrf_token, login_as
+from tests.functional.test_query_counts import counted
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/6")
 
@@ -67,21 +66,6 @@ def hub():
     make_event(hub, title_en="MEMBERS-SECRET-EVENT", audience=Audience.MEMBERS,
                starts_at=utcnow() + timedelta(days=4))
     return hub
-
-
-@contextmanager
-def counted():
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    engine = db.session.get_bind()
-    sa_event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", record)
 
 
 def text_of(client, url, **kwargs) -> str:
