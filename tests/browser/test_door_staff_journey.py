@@ -11,10 +11,10 @@ from community.events.attendees.services import ticket_code
 from community.extensions import db
 from community.factories import make_event, make_hub, make_membership, make_rsvp, make_user
 from community.hubs.models import MemberRole
+from tests.browser.journeys import PASSWORD, signed_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_db]
 
-PASSWORD = "correct horse battery staple"
 SECRET = pyotp.random_base32()
 
 
@@ -34,25 +34,11 @@ def door_event(live_server):
         return event.public_id, ticket_code(answer, live_server.app.config["SECRET_KEY"])
 
 
-def signed_in_page(new_context, email: str, *, totp: bool = False):
-    page = new_context("en", javascript=False).new_page()
-    page.goto("/sign-in")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.locator("main button[type=submit]").click()
-    if totp:
-        assert page.url.endswith("/sign-in/code"), page.url
-        page.fill("#code", pyotp.TOTP(SECRET).now())
-        page.locator("main button[type=submit]").click()
-    assert page.url.endswith("/dashboard"), page.url
-    return page
-
-
 def test_door_staff_check_tickets_and_see_nothing_else_without_javascript(
     live_server, new_context, door_event
 ):
     public_id, code = door_event
-    organiser = signed_in_page(new_context, "organiser@door.example", totp=True)
+    organiser = signed_in_page(new_context, "organiser@door.example", SECRET)
     organiser.goto(f"/events/{public_id}")
     organiser.get_by_role("link", name="Door staff").click()
     organiser.select_option("#member", label="Door Volunteer")

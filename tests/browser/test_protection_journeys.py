@@ -13,10 +13,10 @@ import pytest
 from community.extensions import db
 from community.factories import make_event, make_hub, make_membership, make_rsvp, make_user
 from community.hubs.models import JoinPolicy, MemberRole
+from tests.browser.journeys import PASSWORD, signed_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_db]
 
-PASSWORD = "correct horse battery staple"
 
 
 def person(email: str, name: str, role=None, hub=None, *, staff: bool = False, **membership):
@@ -26,20 +26,6 @@ def person(email: str, name: str, role=None, hub=None, *, staff: bool = False, *
     if hub is not None:
         make_membership(user, hub, role or MemberRole.MEMBER, **membership)
     return user
-
-
-def signed_in_page(new_context, email: str, secret: str | None = None):
-    page = new_context("en", javascript=False).new_page()
-    page.goto("/sign-in")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.locator("main button[type=submit]").click()
-    if secret:
-        assert page.url.endswith("/sign-in/code"), page.url
-        page.fill("#code", pyotp.TOTP(secret).now())
-        page.locator("main button[type=submit]").click()
-    assert page.url.endswith("/dashboard"), page.url
-    return page
 
 
 def flashes(page) -> str:

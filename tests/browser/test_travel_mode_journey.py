@@ -8,10 +8,10 @@ import pytest
 
 from community.extensions import db
 from community.factories import make_event, make_hub, make_membership, make_rsvp, make_user
+from tests.browser.journeys import PASSWORD, signed_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_db]
 
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -23,16 +23,6 @@ def traveller(live_server):
         make_rsvp(make_event(hub, title_en="Travel journey picnic"), user)
         db.session.commit()
         return user.email
-
-
-def signed_in_page(new_context, email: str):
-    page = new_context("en", javascript=False).new_page()
-    page.goto("/sign-in")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.locator("main button[type=submit]").click()
-    assert page.url.endswith("/dashboard"), page.url
-    return page
 
 
 def test_travel_mode_on_and_off_without_javascript(live_server, new_context, traveller):

@@ -9,10 +9,10 @@ from community.encryption import blind_index
 from community.extensions import db
 from community.factories import make_event, make_hub, make_membership, make_rsvp, make_user
 from community.outbox_models import OutboxEmail
+from tests.browser.journeys import PASSWORD, signed_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_db]
 
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -27,16 +27,6 @@ def nearly_full_event(live_server):
                                       display_name=f"Member {name.upper()}"), hub)
         db.session.commit()
         return event.public_id
-
-
-def signed_in_page(new_context, email: str):
-    page = new_context("en", javascript=False).new_page()
-    page.goto("/sign-in")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.locator("main button[type=submit]").click()
-    assert page.url.endswith("/dashboard"), page.url
-    return page
 
 
 def your_answer(page) -> str:
