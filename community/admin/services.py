@@ -346,7 +346,7 @@ def _audit_query(actor_name: str = "", action: str = "", since: date | None = No
     if since is not None:
         stmt = stmt.where(AuditEntry.created_at
                           >= datetime.combine(since, time(0), tzinfo=UTC))
-    if until is not None:
+    if until is not None and until < date.max:  # 9999-12-31: no end, not an overflow
         stmt = stmt.where(AuditEntry.created_at
                           < datetime.combine(until + timedelta(days=1), time(0),
                                              tzinfo=UTC))
